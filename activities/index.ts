@@ -1,0 +1,13 @@
+import type { Db } from '../db/index.js';
+import { createLifecycleActivities } from './lifecycle.js';
+
+export interface ActivityDeps {
+  db: Db;
+}
+
+/** Every activity the worker runs, built from its dependencies (the Kysely instance, and the HTTP clients to come). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createLifecycleActivities(deps.db),
+  };
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../lib/logger.js';
+import type { SecretBox } from '../lib/secrets.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import type { LifecycleControl } from './lifecycle-control.js';
+import { mountRoutes, openApiDocument, type AnyRoute } from './route.js';
+import { activityRoutes } from './routes/activities.js';
+import { companyRoutes } from './routes/companies.js';
+import { connectionRoutes } from './routes/connections.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { venueRoutes } from './routes/venues.js';
+
+export interface AppDeps {
+  db: Db;
+  logger: Logger;
+  secretBox: SecretBox;
+  lifecycle: LifecycleControl;
+  adminApiKey: string | undefined;
+  readiness: Record<string, ReadinessCheck>;
+  publicBaseUrl?: string | undefined;
+  version?: string;
+}
+
+export function allRoutes(deps: AppDeps): AnyRoute[] {
+  return [
+    ...healthRoutes(deps.readiness),
+    ...companyRoutes(deps.db),
+    ...venueRoutes(deps.db),
+    ...connectionRoutes(deps.db, deps.secretBox),
+    ...activityRoutes(deps.db, deps.lifecycle),
+    ...sessionRoutes(deps.db, deps.lifecycle),
+  ];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** The HTTP API. Thin: it validates, writes the ledger, and starts or signals workflows. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const log = deps.logger.child({ requestId });
+    res.locals.requestId = requestId;
+    res.locals.log = log;
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = res.statusCode >= 500 ? 'error' : req.path === '/healthz' || req.path === '/readyz' ? 'debug' : 'info';
+      log[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  });
+  app.use(express.json({ limit: '256kb', strict: true, type: ['application/json', 'application/*+json'] }));
+
+  const routes = allRoutes(deps);
+  const document = openApiDocument(routes, { version: deps.version ?? '0.1.0', serverUrl: deps.publicBaseUrl });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.use(mountRoutes(routes, { db: deps.db, adminApiKey: deps.adminApiKey }));
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,200 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../../db/index.js';
+import type { ActivitiesTable } from '../../db/schema.js';
+import { companyOf } from '../auth.js';
+import { ApiError } from '../errors.js';
+import type { LifecycleControl } from '../lifecycle-control.js';
+import { presentActivity } from '../presenters.js';
+import { defineRoute, type AnyRoute } from '../route.js';
+import { Activity, CreateActivityBody, listOf, UpdateActivityBody, Uuid } from '../schemas.js';
+import { z } from '../zod.js';
+import { findVenue } from './venues.js';
+
+type Quotas = Partial<Record<string, number>>;
+
+/** The rules that need more than one field: checked here so the caller gets a 400 that names the field. */
+function checkRules(rules: {
+  maxParticipants: number;
+  aggregatorLimit: number | null;
+  quotas: Quotas;
+  opensBefore: number | null;
+  closesBefore: number;
+}): void {
+  const fail = (path: string, message: string) => {
+    throw new ApiError(400, 'validation_failed', `invalid request: body.${path}: ${message}`, [{ location: 'body', path, message }]);
+  };
+  if (rules.aggregatorLimit !== null && rules.aggregatorLimit > rules.maxParticipants) {
+    fail('registrationRules.aggregatorLimit', `must not exceed maxParticipants (${rules.maxParticipants})`);
+  }
+  const ceiling = rules.aggregatorLimit ?? rules.maxParticipants;
+  for (const [aggregator, quota] of Object.entries(rules.quotas)) {
+    if (quota !== undefined && quota > ceiling) {
+      fail(`registrationRules.aggregatorQuotas.${aggregator}`, `must not exceed the aggregator limit (${ceiling})`);
+    }
+  }
+  if (rules.opensBefore !== null && rules.opensBefore <= rules.closesBefore) {
+    fail('registrationRules.bookingOpensMinutesBefore', 'booking must open before it closes');
+  }
+}
+
+export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
+  const ActivityParams = z.object({ activityId: Uuid });
+
+  async function present(executor: Db, row: Selectable<ActivitiesTable>) {
+    const [quotas, life] = await Promise.all([
+      executor.selectFrom('activity_aggregator_quotas').select(['aggregator', 'quota']).where('activity_id', '=', row.id).orderBy('aggregator').execute(),
+      executor.selectFrom('activity_lifecycles').select('status').where('activity_id', '=', row.id).executeTakeFirst(),
+    ]);
+    return presentActivity(row, quotas, life);
+  }
+
+  async function replaceQuotas(trx: Db, activityId: string, quotas: Quotas) {
+    await trx.deleteFrom('activity_aggregator_quotas').where('activity_id', '=', activityId).execute();
+    const rows = Object.entries(quotas).flatMap(([aggregator, quota]) =>
+      quota === undefined ? [] : [{ activity_id: activityId, aggregator, quota }],
+    );
+    if (rows.length > 0) await trx.insertInto('activity_aggregator_quotas').values(rows).execute();
+  }
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/v1/activities',
+      summary: 'Create an activity with its registration rules; opting in starts its lifecycle workflow',
+      tag: 'Activities',
+      auth: 'company',
+      body: CreateActivityBody,
+      response: { status: 201, description: 'Created', schema: Activity },
+      errors: [404, 503],
+      location: (a) => `/v1/activities/${a.id}`,
+      handler: async ({ body, auth }) => {
+        const venue = await findVenue(db, companyOf(auth), body.venueId);
+        const rules = body.registrationRules;
+        checkRules({
+          maxParticipants: body.maxParticipants,
+          aggregatorLimit: rules.aggregatorLimit ?? null,
+          quotas: rules.aggregatorQuotas ?? {},
+          opensBefore: rules.bookingOpensMinutesBefore ?? null,
+          closesBefore: rules.bookingClosesMinutesBefore ?? 0,
+        });
+        // The workflow starts inside the transaction: if Temporal refuses, nothing is written.
+        const row = await db.transaction().execute(async (trx) => {
+          const inserted = await trx
+            .insertInto('activities')
+            .values({
+              company_id: venue.company_id,
+              venue_id: venue.id,
+              name: body.name,
+              description: body.description,
+              category: body.category,
+              max_participants: body.maxParticipants,
+              allow_aggregator_bookings: rules.allowAggregatorBookings ?? false,
+              aggregator_limit: rules.aggregatorLimit ?? null,
+              booking_opens_minutes_before: rules.bookingOpensMinutesBefore ?? null,
+              booking_closes_minutes_before: rules.bookingClosesMinutesBefore ?? 0,
+              cancellation_cutoff_minutes: rules.cancellationCutoffMinutes ?? 0,
+              requires_manual_approval: rules.requiresManualApproval ?? false,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          await replaceQuotas(trx, inserted.id, rules.aggregatorQuotas ?? {});
+          if (inserted.allow_aggregator_bookings) {
+            await lifecycle.optIn({ companyId: inserted.company_id, venueId: inserted.venue_id, activityId: inserted.id });
+          }
+          return inserted;
+        });
+        return present(db, row);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/activities',
+      summary: "List the company's activities",
+      tag: 'Activities',
+      auth: 'company',
+      query: z.object({ venueId: Uuid.optional() }).strict(),
+      response: { status: 200, description: 'Activities', schema: listOf(Activity, 'ActivityList') },
+      handler: async ({ query, auth }) => {
+        let q = db.selectFrom('activities').selectAll().where('company_id', '=', companyOf(auth));
+        if (query.venueId) q = q.where('venue_id', '=', query.venueId);
+        const rows = await q.orderBy('created_at').execute();
+        return { items: await Promise.all(rows.map((row) => present(db, row))) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/activities/{activityId}',
+      summary: 'Read an activity',
+      tag: 'Activities',
+      auth: 'company',
+      params: ActivityParams,
+      response: { status: 200, description: 'The activity', schema: Activity },
+      errors: [404],
+      handler: async ({ params, auth }) => present(db, await findActivity(db, companyOf(auth), params.activityId)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/v1/activities/{activityId}',
+      summary: 'Change an activity or its registration rules (opting in or out starts or stops its lifecycle)',
+      tag: 'Activities',
+      auth: 'company',
+      params: ActivityParams,
+      body: UpdateActivityBody,
+      response: { status: 200, description: 'The changed activity', schema: Activity },
+      errors: [404, 503],
+      handler: async ({ params, body, auth }) => {
+        const row = await db.transaction().execute(async (trx) => {
+          const current = await findActivity(trx, companyOf(auth), params.activityId, true);
+          const rules = body.registrationRules ?? {};
+          const currentQuotas = await trx
+            .selectFrom('activity_aggregator_quotas')
+            .select(['aggregator', 'quota'])
+            .where('activity_id', '=', current.id)
+            .execute();
+          const maxParticipants = body.maxParticipants ?? current.max_participants;
+          const aggregatorLimit = rules.aggregatorLimit !== undefined ? rules.aggregatorLimit : current.aggregator_limit;
+          const quotas = rules.aggregatorQuotas ?? Object.fromEntries(currentQuotas.map((q) => [q.aggregator, q.quota]));
+          const opensBefore =
+            rules.bookingOpensMinutesBefore !== undefined ? rules.bookingOpensMinutesBefore : current.booking_opens_minutes_before;
+          const closesBefore = rules.bookingClosesMinutesBefore ?? current.booking_closes_minutes_before;
+          checkRules({ maxParticipants, aggregatorLimit, quotas, opensBefore, closesBefore });
+
+          const updated = await trx
+            .updateTable('activities')
+            .set({
+              ...(body.name !== undefined ? { name: body.name } : {}),
+              ...(body.description !== undefined ? { description: body.description } : {}),
+              ...(body.category !== undefined ? { category: body.category } : {}),
+              max_participants: maxParticipants,
+              aggregator_limit: aggregatorLimit,
+              booking_opens_minutes_before: opensBefore,
+              booking_closes_minutes_before: closesBefore,
+              ...(rules.allowAggregatorBookings !== undefined ? { allow_aggregator_bookings: rules.allowAggregatorBookings } : {}),
+              ...(rules.cancellationCutoffMinutes !== undefined ? { cancellation_cutoff_minutes: rules.cancellationCutoffMinutes } : {}),
+              ...(rules.requiresManualApproval !== undefined ? { requires_manual_approval: rules.requiresManualApproval } : {}),
+              updated_at: new Date(),
+            })
+            .where('id', '=', current.id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          if (rules.aggregatorQuotas !== undefined) await replaceQuotas(trx, current.id, rules.aggregatorQuotas);
+
+          const input = { companyId: updated.company_id, venueId: updated.venue_id, activityId: updated.id };
+          if (!current.allow_aggregator_bookings && updated.allow_aggregator_bookings) await lifecycle.optIn(input);
+          else if (current.allow_aggregator_bookings && !updated.allow_aggregator_bookings) await lifecycle.optOut(updated.id);
+          else if (updated.allow_aggregator_bookings) await lifecycle.notifyChange(updated.id, { kind: 'activity', id: updated.id });
+          return updated;
+        });
+        return present(db, row);
+      },
+    }),
+  ];
+}
+
+export async function findActivity(db: Db, companyId: string, activityId: string, forUpdate = false) {
+  let q = db.selectFrom('activities').selectAll().where('id', '=', activityId).where('company_id', '=', companyId);
+  if (forUpdate) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  if (!row) throw ApiError.notFound('activity');
+  return row;
+}

@@ -1,0 +1,137 @@
+import type { Db } from '../../db/index.js';
+import type { Selectable } from 'kysely';
+import type { ConnectionsTable } from '../../db/schema.js';
+import type { SecretBox } from '../../lib/secrets.js';
+import { companyOf } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { presentConnection } from '../presenters.js';
+import { defineRoute, type AnyRoute } from '../route.js';
+import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
+import { z } from '../zod.js';
+import { findVenue } from './venues.js';
+
+export interface ConnectionCredentials {
+  apiToken?: string | undefined;
+  webhookSecret?: string | undefined;
+}
+
+export function openCredentials(box: SecretBox, sealed: string | null): ConnectionCredentials {
+  return sealed === null ? {} : (box.openJson(sealed) as ConnectionCredentials);
+}
+
+export function connectionRoutes(db: Db, box: SecretBox): AnyRoute[] {
+  const present = (row: Selectable<ConnectionsTable>) => {
+    const creds = openCredentials(box, row.credentials_sealed);
+    return presentConnection(row, { apiToken: creds.apiToken !== undefined, webhookSecret: creds.webhookSecret !== undefined });
+  };
+  const ConnectionParams = z.object({ connectionId: Uuid });
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/v1/venues/{venueId}/connections',
+      summary: 'Connect a venue to an aggregator',
+      tag: 'Connections',
+      auth: 'company',
+      params: z.object({ venueId: Uuid }),
+      body: CreateConnectionBody,
+      response: { status: 201, description: 'Created', schema: Connection },
+      errors: [404, 409],
+      location: (c) => `/v1/connections/${c.id}`,
+      handler: async ({ params, body, auth }) => {
+        const venue = await findVenue(db, companyOf(auth), params.venueId);
+        const existing = await db
+          .selectFrom('connections')
+          .select('id')
+          .where('venue_id', '=', venue.id)
+          .where('aggregator', '=', body.aggregator)
+          .executeTakeFirst();
+        if (existing) throw ApiError.conflict(`the venue already has a ${body.aggregator} connection`, { connectionId: existing.id });
+        const credentials = body.credentials ?? {};
+        const row = await db
+          .insertInto('connections')
+          .values({
+            company_id: venue.company_id,
+            venue_id: venue.id,
+            aggregator: body.aggregator,
+            status: body.status,
+            external_venue_id: body.externalVenueId ?? null,
+            api_base_url: body.apiBaseUrl ?? null,
+            settings: JSON.stringify(body.settings),
+            credentials_sealed: Object.keys(credentials).length > 0 ? box.sealJson(credentials) : null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return present(row);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/venues/{venueId}/connections',
+      summary: "List a venue's aggregator connections",
+      tag: 'Connections',
+      auth: 'company',
+      params: z.object({ venueId: Uuid }),
+      response: { status: 200, description: 'Connections', schema: listOf(Connection, 'ConnectionList') },
+      errors: [404],
+      handler: async ({ params, auth }) => {
+        const venue = await findVenue(db, companyOf(auth), params.venueId);
+        const rows = await db.selectFrom('connections').selectAll().where('venue_id', '=', venue.id).orderBy('aggregator').execute();
+        return { items: rows.map(present) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/connections/{connectionId}',
+      summary: 'Read a connection (secrets are reported as set or not, never returned)',
+      tag: 'Connections',
+      auth: 'company',
+      params: ConnectionParams,
+      response: { status: 200, description: 'The connection', schema: Connection },
+      errors: [404],
+      handler: async ({ params, auth }) => present(await findConnection(db, companyOf(auth), params.connectionId)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/v1/connections/{connectionId}',
+      summary: 'Change a connection: status, ids, settings, or rotate its secrets',
+      tag: 'Connections',
+      auth: 'company',
+      params: ConnectionParams,
+      body: UpdateConnectionBody,
+      response: { status: 200, description: 'The changed connection', schema: Connection },
+      errors: [404, 409],
+      handler: async ({ params, body, auth }) => {
+        const current = await findConnection(db, companyOf(auth), params.connectionId);
+        const credentials = body.credentials
+          ? { ...openCredentials(box, current.credentials_sealed), ...body.credentials }
+          : undefined;
+        const row = await db
+          .updateTable('connections')
+          .set({
+            ...(body.status !== undefined ? { status: body.status } : {}),
+            ...(body.externalVenueId !== undefined ? { external_venue_id: body.externalVenueId } : {}),
+            ...(body.apiBaseUrl !== undefined ? { api_base_url: body.apiBaseUrl } : {}),
+            ...(body.settings !== undefined ? { settings: JSON.stringify(body.settings) } : {}),
+            ...(credentials !== undefined ? { credentials_sealed: box.sealJson(credentials) } : {}),
+            updated_at: new Date(),
+          })
+          .where('id', '=', current.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return present(row);
+      },
+    }),
+  ];
+}
+
+async function findConnection(db: Db, companyId: string, connectionId: string) {
+  const row = await db
+    .selectFrom('connections')
+    .selectAll()
+    .where('id', '=', connectionId)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
+  if (!row) throw ApiError.notFound('connection');
+  return row;
+}

@@ -1,0 +1,131 @@
+import type { Db } from '../../db/index.js';
+import { offsetOf } from '../../domain/time.js';
+import { companyOf } from '../auth.js';
+import { ApiError } from '../errors.js';
+import type { LifecycleControl } from '../lifecycle-control.js';
+import { presentSession } from '../presenters.js';
+import { defineRoute, type AnyRoute } from '../route.js';
+import { CreateSessionBody, listOf, Session, SessionListQuery, UpdateSessionBody, Uuid } from '../schemas.js';
+import { z } from '../zod.js';
+import { findActivity } from './activities.js';
+
+export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
+  const SessionParams = z.object({ sessionId: Uuid });
+
+  async function findSession(companyId: string, sessionId: string) {
+    const row = await db
+      .selectFrom('sessions')
+      .innerJoin('activities', 'activities.id', 'sessions.activity_id')
+      .selectAll('sessions')
+      .select(['activities.max_participants', 'activities.allow_aggregator_bookings'])
+      .where('sessions.id', '=', sessionId)
+      .where('sessions.company_id', '=', companyId)
+      .executeTakeFirst();
+    if (!row) throw ApiError.notFound('session');
+    return row;
+  }
+
+  const notify = async (activity: { id: string; allow_aggregator_bookings: boolean }, sessionId: string) => {
+    if (activity.allow_aggregator_bookings) await lifecycle.notifyChange(activity.id, { kind: 'session', id: sessionId });
+  };
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/v1/activities/{activityId}/sessions',
+      summary: 'Schedule a session (one dated occurrence) of an activity',
+      tag: 'Sessions',
+      auth: 'company',
+      params: z.object({ activityId: Uuid }),
+      body: CreateSessionBody,
+      response: { status: 201, description: 'Created', schema: Session },
+      errors: [404, 409],
+      location: (s) => `/v1/sessions/${s.id}`,
+      handler: async ({ params, body, auth }) => {
+        const activity = await findActivity(db, companyOf(auth), params.activityId);
+        const row = await db
+          .insertInto('sessions')
+          .values({
+            company_id: activity.company_id,
+            venue_id: activity.venue_id,
+            activity_id: activity.id,
+            starts_at: new Date(body.startsAt),
+            utc_offset: offsetOf(body.startsAt),
+            duration_minutes: body.durationMinutes,
+            room: body.room,
+            instructors: JSON.stringify(body.instructors),
+            capacity_override: body.capacityOverride,
+            aggregator_limit_override: body.aggregatorLimitOverride,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await notify(activity, row.id);
+        return presentSession(row, activity.max_participants);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/activities/{activityId}/sessions',
+      summary: "List an activity's sessions, by start time",
+      tag: 'Sessions',
+      auth: 'company',
+      params: z.object({ activityId: Uuid }),
+      query: SessionListQuery,
+      response: { status: 200, description: 'Sessions', schema: listOf(Session, 'SessionList') },
+      errors: [404],
+      handler: async ({ params, query, auth }) => {
+        const activity = await findActivity(db, companyOf(auth), params.activityId);
+        let q = db.selectFrom('sessions').selectAll().where('activity_id', '=', activity.id);
+        if (query.from) q = q.where('starts_at', '>=', new Date(query.from));
+        if (query.to) q = q.where('starts_at', '<=', new Date(query.to));
+        const rows = await q.orderBy('starts_at').limit(query.limit).execute();
+        return { items: rows.map((row) => presentSession(row, activity.max_participants)) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/sessions/{sessionId}',
+      summary: 'Read a session',
+      tag: 'Sessions',
+      auth: 'company',
+      params: SessionParams,
+      response: { status: 200, description: 'The session', schema: Session },
+      errors: [404],
+      handler: async ({ params, auth }) => {
+        const row = await findSession(companyOf(auth), params.sessionId);
+        return presentSession(row, row.max_participants);
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/v1/sessions/{sessionId}',
+      summary: 'Change a scheduled session',
+      tag: 'Sessions',
+      auth: 'company',
+      params: SessionParams,
+      body: UpdateSessionBody,
+      response: { status: 200, description: 'The changed session', schema: Session },
+      errors: [404, 409],
+      handler: async ({ params, body, auth }) => {
+        const current = await findSession(companyOf(auth), params.sessionId);
+        if (current.status === 'cancelled') throw ApiError.conflict('a cancelled session cannot be changed');
+        const row = await db
+          .updateTable('sessions')
+          .set({
+            ...(body.startsAt !== undefined ? { starts_at: new Date(body.startsAt), utc_offset: offsetOf(body.startsAt) } : {}),
+            ...(body.durationMinutes !== undefined ? { duration_minutes: body.durationMinutes } : {}),
+            ...(body.room !== undefined ? { room: body.room } : {}),
+            ...(body.instructors !== undefined ? { instructors: JSON.stringify(body.instructors) } : {}),
+            ...(body.capacityOverride !== undefined ? { capacity_override: body.capacityOverride } : {}),
+            ...(body.aggregatorLimitOverride !== undefined ? { aggregator_limit_override: body.aggregatorLimitOverride } : {}),
+            updated_at: new Date(),
+          })
+          .where('id', '=', current.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await notify({ id: current.activity_id, allow_aggregator_bookings: current.allow_aggregator_bookings }, row.id);
+        return presentSession(row, current.max_participants);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,256 @@
+import { AGGREGATORS, CONNECTION_STATUSES, SESSION_STATUSES } from '../domain/model.js';
+import { z } from './zod.js';
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'validation_failed' }),
+      message: z.string(),
+      details: z.unknown().optional(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const Uuid = z.uuid();
+export const AggregatorSchema = z.enum(AGGREGATORS).meta({ id: 'Aggregator' });
+
+const timeZone = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as Europe/Berlin');
+
+const name = z.string().trim().min(1).max(200);
+const timestamp = z.iso.datetime({ offset: true });
+
+// --- companies ---------------------------------------------------------------------------------------------------
+
+export const CreateCompanyBody = z.object({ name }).strict().meta({ id: 'CreateCompany' });
+export const Company = z.object({ id: Uuid, name: z.string(), createdAt: timestamp }).meta({ id: 'Company' });
+export const CreatedCompany = z
+  .object({
+    company: Company,
+    apiKey: z.object({
+      key: z.string().meta({ description: 'Shown once: store it now; only its hash is kept.' }),
+      prefix: z.string(),
+    }),
+  })
+  .meta({ id: 'CreatedCompany' });
+
+// --- venues ------------------------------------------------------------------------------------------------------
+
+export const CreateVenueBody = z.object({ name, timeZone }).strict().meta({ id: 'CreateVenue' });
+export const UpdateVenueBody = z
+  .object({ name: name.optional(), timeZone: timeZone.optional() })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
+  .meta({ id: 'UpdateVenue' });
+export const Venue = z
+  .object({ id: Uuid, companyId: Uuid, name: z.string(), timeZone: z.string(), createdAt: timestamp, updatedAt: timestamp })
+  .meta({ id: 'Venue' });
+
+// --- connections -------------------------------------------------------------------------------------------------
+
+const credentials = z
+  .object({
+    apiToken: z.string().min(1).max(4096).optional(),
+    webhookSecret: z.string().min(8).max(4096).optional(),
+  })
+  .strict();
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .meta({ description: "Base URL of the aggregator's API; default: the adapter's production URL" });
+
+export const CreateConnectionBody = z
+  .object({
+    aggregator: AggregatorSchema,
+    status: z.enum(CONNECTION_STATUSES).default('requested'),
+    externalVenueId: z.string().trim().min(1).max(200).optional().meta({ description: "The aggregator's id for the venue (Wellhub gym_id)" }),
+    apiBaseUrl: httpUrl.optional(),
+    settings: z
+      .record(z.string().max(100), z.union([z.string().max(2000), z.number(), z.boolean()]))
+      .default({})
+      .meta({ description: 'Product mapping and other non-secret settings, e.g. { "productId": 1 } for Wellhub' }),
+    credentials: credentials.optional().meta({ description: 'Write-only: never returned' }),
+  })
+  .strict()
+  .meta({ id: 'CreateConnection' });
+
+export const UpdateConnectionBody = z
+  .object({
+    status: z.enum(CONNECTION_STATUSES).optional(),
+    externalVenueId: z.string().trim().min(1).max(200).nullable().optional(),
+    apiBaseUrl: httpUrl.nullable().optional(),
+    settings: z.record(z.string().max(100), z.union([z.string().max(2000), z.number(), z.boolean()])).optional(),
+    credentials: credentials.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
+  .meta({ id: 'UpdateConnection' });
+
+export const Connection = z
+  .object({
+    id: Uuid,
+    venueId: Uuid,
+    aggregator: z.string(),
+    status: z.enum(CONNECTION_STATUSES),
+    externalVenueId: z.string().nullable(),
+    apiBaseUrl: z.string().nullable(),
+    settings: z.record(z.string(), z.unknown()),
+    credentials: z
+      .object({ apiToken: z.boolean(), webhookSecret: z.boolean() })
+      .meta({ description: 'Which secrets are set; their values are never returned' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Connection' });
+
+// --- activities --------------------------------------------------------------------------------------------------
+
+const minutes = z.number().int().min(0).max(525_600);
+
+const registrationRulesShape = {
+  allowAggregatorBookings: z.boolean().meta({ description: 'Off by default: nothing is offered until a studio opts in' }),
+  aggregatorLimit: z
+    .number()
+    .int()
+    .min(0)
+    .max(32000)
+    .nullable()
+    .meta({ description: 'Most spots of one session aggregators together may take; null = up to capacity' }),
+  aggregatorQuotas: z
+    .partialRecord(AggregatorSchema, z.number().int().min(0).max(32000))
+    .meta({ description: 'Per-aggregator quotas within the aggregator limit' }),
+  bookingOpensMinutesBefore: minutes.nullable().meta({ description: 'null = bookable as soon as published' }),
+  bookingClosesMinutesBefore: minutes,
+  cancellationCutoffMinutes: minutes,
+  requiresManualApproval: z
+    .boolean()
+    .meta({ description: 'Aggregator requests wait for a backend service to confirm or reject them' }),
+};
+
+export const RegistrationRules = z.object(registrationRulesShape).meta({ id: 'RegistrationRules' });
+
+const registrationRulesInput = z
+  .object({
+    allowAggregatorBookings: registrationRulesShape.allowAggregatorBookings.optional(),
+    aggregatorLimit: registrationRulesShape.aggregatorLimit.optional(),
+    aggregatorQuotas: registrationRulesShape.aggregatorQuotas.optional(),
+    bookingOpensMinutesBefore: registrationRulesShape.bookingOpensMinutesBefore.optional(),
+    bookingClosesMinutesBefore: registrationRulesShape.bookingClosesMinutesBefore.optional(),
+    cancellationCutoffMinutes: registrationRulesShape.cancellationCutoffMinutes.optional(),
+    requiresManualApproval: registrationRulesShape.requiresManualApproval.optional(),
+  })
+  .strict();
+
+export const CreateActivityBody = z
+  .object({
+    venueId: Uuid,
+    name: z.string().trim().min(1).max(255),
+    description: z.string().max(5000).default(''),
+    category: z.string().trim().min(1).max(100).nullable().default(null),
+    maxParticipants: z.number().int().min(1).max(32000),
+    registrationRules: registrationRulesInput.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreateActivity' });
+
+export const UpdateActivityBody = z
+  .object({
+    name: z.string().trim().min(1).max(255).optional(),
+    description: z.string().max(5000).optional(),
+    category: z.string().trim().min(1).max(100).nullable().optional(),
+    maxParticipants: z.number().int().min(1).max(32000).optional(),
+    registrationRules: registrationRulesInput.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
+  .meta({ id: 'UpdateActivity' });
+
+export const Activity = z
+  .object({
+    id: Uuid,
+    venueId: Uuid,
+    name: z.string(),
+    description: z.string(),
+    category: z.string().nullable(),
+    maxParticipants: z.number().int(),
+    registrationRules: RegistrationRules,
+    lifecycle: z
+      .object({ workflowId: z.string(), status: z.enum(['running', 'stopped']).nullable() })
+      .nullable()
+      .meta({ description: 'The lifecycle workflow (Temporal) when the activity is or was opted in' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Activity' });
+
+// --- sessions ----------------------------------------------------------------------------------------------------
+
+const instructor = z.object({ name: z.string().trim().min(1).max(100), substitute: z.boolean().default(false) }).strict();
+
+export const CreateSessionBody = z
+  .object({
+    startsAt: timestamp.meta({
+      description: "Start in the venue's local time with its offset, e.g. 2026-12-01T18:00:00+01:00",
+      example: '2026-12-01T18:00:00+01:00',
+    }),
+    durationMinutes: z.number().int().min(1).max(1440),
+    room: z.string().trim().min(2).max(200).nullable().default(null),
+    instructors: z.array(instructor).max(20).default([]),
+    capacityOverride: z.number().int().min(0).max(32000).nullable().default(null),
+    aggregatorLimitOverride: z.number().int().min(0).max(32000).nullable().default(null),
+  })
+  .strict()
+  .meta({ id: 'CreateSession' });
+
+export const UpdateSessionBody = z
+  .object({
+    startsAt: timestamp.optional(),
+    durationMinutes: z.number().int().min(1).max(1440).optional(),
+    room: z.string().trim().min(2).max(200).nullable().optional(),
+    instructors: z.array(instructor).max(20).optional(),
+    capacityOverride: z.number().int().min(0).max(32000).nullable().optional(),
+    aggregatorLimitOverride: z.number().int().min(0).max(32000).nullable().optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
+  .meta({ id: 'UpdateSession' });
+
+export const Session = z
+  .object({
+    id: Uuid,
+    activityId: Uuid,
+    venueId: Uuid,
+    startsAt: timestamp.meta({ description: 'In the offset the session was created with' }),
+    durationMinutes: z.number().int(),
+    room: z.string().nullable(),
+    instructors: z.array(z.object({ name: z.string(), substitute: z.boolean() })),
+    status: z.enum(SESSION_STATUSES),
+    capacity: z.number().int().meta({ description: 'Effective capacity (override or the activity maximum)' }),
+    capacityOverride: z.number().int().nullable(),
+    aggregatorLimitOverride: z.number().int().nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Session' });
+
+export const SessionListQuery = z
+  .object({
+    from: timestamp.optional(),
+    to: timestamp.optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict()
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: 'from must not be after to', path: ['from'] });
+
+export const listOf = <T extends z.ZodType>(item: T, id: string) => z.object({ items: z.array(item) }).meta({ id });

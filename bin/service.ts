@@ -1,0 +1,165 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app.js';
+import { temporalLifecycleControl } from '../api/lifecycle-control.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { startEmbeddedPostgres } from '../db/embedded.js';
+import { createDb, pingDb, type Db } from '../db/index.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { withLocalSecrets } from '../lib/local-secrets.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { SecretBox } from '../lib/secrets.js';
+import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection.js';
+import { startDevServer } from '../temporal/dev-server.js';
+import { createWorker, installRuntimeLogger } from '../worker/index.js';
+
+/**
+ * One binary, several roles:
+ *   start   everything for local use: embedded PostgreSQL and Temporal dev server when none is configured,
+ *           migrations, worker and API in one process
+ *   api     the HTTP API (applies migrations first)
+ *   worker  the Temporal worker
+ *   migrate apply migrations and exit
+ */
+type Role = 'start' | 'api' | 'worker' | 'migrate';
+const ROLES: Role[] = ['start', 'api', 'worker', 'migrate'];
+
+type Stop = () => Promise<void>;
+
+async function openDatabase(config: Config, logger: Logger, stops: Stop[]): Promise<Db> {
+  let url = config.database.url;
+  if (url === undefined) {
+    const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.database.embeddedPort, logger });
+    stops.push(() => pg.stop());
+    url = pg.url;
+  }
+  const db = createDb(url, config.database.poolSize);
+  stops.push(() => db.destroy());
+  return db;
+}
+
+async function temporalAddress(config: Config, logger: Logger, stops: Stop[]): Promise<{ address: string; uiUrl: string | undefined }> {
+  if (config.temporal.address !== undefined) return { address: config.temporal.address, uiUrl: config.temporal.uiUrl };
+  const dev = await startDevServer(config, logger);
+  stops.push(() => dev.stop());
+  return { address: dev.address, uiUrl: config.temporal.uiUrl ?? dev.uiUrl };
+}
+
+async function main(): Promise<void> {
+  const role = (process.argv[2] ?? 'start') as Role;
+  if (!ROLES.includes(role)) {
+    console.error(`unknown command "${role}"; use one of: ${ROLES.join(', ')}`);
+    process.exit(2);
+  }
+  let config: Config & { adminApiKeyFile?: string };
+  try {
+    config = withLocalSecrets(loadConfig());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  // Before anything touches the Temporal runtime (the dev server, connections), so its logs reach pino.
+  installRuntimeLogger(logger);
+  const stops: Stop[] = [];
+  let stopping = false;
+  const shutdown = async (signal: string, exitCode = 0) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.warn({ err: error }, 'error during shutdown');
+      }
+    }
+    logger.info('stopped');
+    process.exit(exitCode);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    const db = await openDatabase(config, logger, stops);
+    const applied = await migrateToLatest(db);
+    logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'database schema up to date');
+    if (role === 'migrate') {
+      await shutdown('done');
+      return;
+    }
+
+    const temporal = await temporalAddress(config, logger, stops);
+    const { client, connection } = await connectClient(config.temporal, temporal.address);
+    stops.push(() => connection.close());
+    await ensureSearchAttributes(connection, config.temporal.namespace, logger);
+
+    if (role === 'start' || role === 'worker') {
+      const workerConnection = await connectWorker(config.temporal, temporal.address);
+      const worker = await createWorker({
+        connection: workerConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        deps: { db },
+      });
+      const running = worker.run();
+      stops.push(async () => {
+        worker.shutdown();
+        await running;
+        await workerConnection.close();
+      });
+      running.catch((error: unknown) => {
+        logger.fatal({ err: error }, 'worker stopped unexpectedly');
+        void shutdown('worker-failure', 1);
+      });
+      logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+    }
+
+    if (role === 'start' || role === 'api') {
+      const app = createApp({
+        db,
+        logger,
+        secretBox: new SecretBox(config.secretsKey ?? ''),
+        lifecycle: temporalLifecycleControl(client, config.temporal.taskQueue),
+        adminApiKey: config.api.adminApiKey,
+        publicBaseUrl: config.api.publicBaseUrl,
+        readiness: {
+          postgres: () => pingDb(db),
+          temporal: async () => {
+            await connection.workflowService.getSystemInfo({});
+          },
+        },
+      });
+      const server: Server = await new Promise((resolve, reject) => {
+        const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+        s.once('error', reject);
+      });
+      stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const { port } = server.address() as AddressInfo;
+      const apiUrl = `http://${config.api.host}:${port}`;
+      logger.info({ apiUrl, temporalAddress: temporal.address, temporalUi: temporal.uiUrl }, 'API listening');
+      if (role === 'start') {
+        const lines = [
+          '',
+          'aggregator-bookings is running',
+          `  API              ${apiUrl}`,
+          `  OpenAPI document ${apiUrl}/openapi.json`,
+          `  Readiness        ${apiUrl}/readyz`,
+          `  Temporal UI      ${temporal.uiUrl ?? '(not available for this cluster)'}`,
+          `  Temporal         ${temporal.address} (namespace ${config.temporal.namespace})`,
+          ...(config.adminApiKeyFile ? [`  Admin API key    in ${config.adminApiKeyFile}`] : []),
+          '',
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      }
+    }
+  } catch (error) {
+    logger.fatal({ err: error }, 'start-up failed');
+    await shutdown('start-up-failure', 1);
+  }
+}
+
+void main();

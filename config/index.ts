@@ -1,0 +1,174 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration, read once from the environment at start-up and passed down.
+ * Nothing else reads process.env.
+ */
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A duration such as `30m`, `45s`, `2h` or a plain number of milliseconds. */
+export const durationMs = z
+  .string()
+  .trim()
+  .regex(/^\d+(ms|s|m|h)?$/, 'expected a duration such as 30m, 45s, 2h or milliseconds')
+  .transform((v) => {
+    const match = /^(\d+)(ms|s|m|h)?$/.exec(v);
+    const amount = Number(match?.[1]);
+    const unit = match?.[2] ?? 'ms';
+    const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[unit] ?? 1;
+    return amount * factor;
+  })
+  .refine((ms) => ms > 0, 'must be greater than zero');
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATA_DIR: z.string().trim().min(1).default('.data'),
+
+    API_HOST: z.string().trim().min(1).default('127.0.0.1'),
+    API_PORT: port(3000),
+    PUBLIC_BASE_URL: z.url().optional().or(z.literal('').transform(() => undefined)),
+    ADMIN_API_KEY: z.string().trim().min(24, 'must be at least 24 characters').optional().or(z.literal('').transform(() => undefined)),
+    SECRETS_KEY: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+
+    DATABASE_URL: z
+      .string()
+      .trim()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    EMBEDDED_POSTGRES_PORT: port(54329),
+
+    TEMPORAL_ADDRESS: optionalString,
+    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('aggregator-bookings'),
+    TEMPORAL_API_KEY: optionalString,
+    TEMPORAL_TLS: booleanFlag(false),
+    TEMPORAL_TLS_CERT_PATH: optionalString,
+    TEMPORAL_TLS_KEY_PATH: optionalString,
+    TEMPORAL_TLS_CA_PATH: optionalString,
+    TEMPORAL_TLS_SERVER_NAME: optionalString,
+    TEMPORAL_DEV_PORT: port(7233),
+    TEMPORAL_UI_PORT: port(8233),
+    TEMPORAL_UI_URL: z.url().optional().or(z.literal('').transform(() => undefined)),
+    TEMPORAL_CLI_PATH: optionalString,
+
+    SYNC_INTERVAL: durationMs.default(30 * 60_000),
+    BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(365).default(28),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.TEMPORAL_TLS_CERT_PATH === undefined ? 'TEMPORAL_TLS_CERT_PATH' : 'TEMPORAL_TLS_KEY_PATH'],
+        message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
+      });
+    }
+    if (env.NODE_ENV === 'production') {
+      for (const name of ['ADMIN_API_KEY', 'SECRETS_KEY', 'DATABASE_URL', 'TEMPORAL_ADDRESS'] as const) {
+        if (env[name] === undefined) {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'is required when NODE_ENV=production' });
+        }
+      }
+    }
+  });
+
+export type Env = z.input<typeof envSchema>;
+
+export interface TemporalConfig {
+  /** undefined: start a local dev server. */
+  address: string | undefined;
+  namespace: string;
+  taskQueue: string;
+  apiKey: string | undefined;
+  tls:
+    | false
+    | { certPath?: string | undefined; keyPath?: string | undefined; caPath?: string | undefined; serverName?: string | undefined };
+  devServer: { port: number; uiPort: number; cliPath: string | undefined };
+  uiUrl: string | undefined;
+}
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  logLevel: string;
+  dataDir: string;
+  api: { host: string; port: number; publicBaseUrl: string | undefined; adminApiKey: string | undefined };
+  secretsKey: string | undefined;
+  database: { url: string | undefined; poolSize: number; embeddedPort: number };
+  temporal: TemporalConfig;
+  sync: { intervalMs: number; horizonDays: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every missing or invalid variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        return `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  const tlsWanted =
+    env.TEMPORAL_TLS || env.TEMPORAL_TLS_CERT_PATH !== undefined || env.TEMPORAL_API_KEY !== undefined;
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    dataDir: path.resolve(cwd, env.DATA_DIR),
+    api: {
+      host: env.API_HOST,
+      port: env.API_PORT,
+      publicBaseUrl: env.PUBLIC_BASE_URL,
+      adminApiKey: env.ADMIN_API_KEY,
+    },
+    secretsKey: env.SECRETS_KEY,
+    database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, embeddedPort: env.EMBEDDED_POSTGRES_PORT },
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      apiKey: env.TEMPORAL_API_KEY,
+      tls: tlsWanted
+        ? {
+            certPath: env.TEMPORAL_TLS_CERT_PATH,
+            keyPath: env.TEMPORAL_TLS_KEY_PATH,
+            caPath: env.TEMPORAL_TLS_CA_PATH,
+            serverName: env.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : false,
+      devServer: { port: env.TEMPORAL_DEV_PORT, uiPort: env.TEMPORAL_UI_PORT, cliPath: env.TEMPORAL_CLI_PATH },
+      uiUrl: env.TEMPORAL_UI_URL,
+    },
+    sync: { intervalMs: env.SYNC_INTERVAL, horizonDays: env.BOOKING_HORIZON_DAYS },
+  };
+}

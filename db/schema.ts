@@ -1,0 +1,213 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { BookingSource, BookingStatus, ConnectionStatus, SessionStatus } from '../domain/model.js';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface Instructor {
+  name: string;
+  substitute: boolean;
+}
+
+export interface CompaniesTable {
+  id: Generated<string>;
+  name: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  company_id: string;
+  key_hash: string;
+  key_prefix: string;
+  label: string | null;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+}
+
+export interface VenuesTable {
+  id: Generated<string>;
+  company_id: string;
+  name: string;
+  time_zone: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ConnectionsTable {
+  id: Generated<string>;
+  company_id: string;
+  venue_id: string;
+  aggregator: string;
+  status: ConnectionStatus;
+  /** The aggregator's id for the venue (Wellhub gym_id). */
+  external_venue_id: string | null;
+  /** Base URL of the aggregator's API; null means the adapter's default. */
+  api_base_url: string | null;
+  /** Product mapping, e.g. { "productId": 1 } for Wellhub. Not secret. */
+  settings: Json<Record<string, unknown>>;
+  /** AES-GCM sealed JSON { apiToken?, webhookSecret? }; never returned by the API. */
+  credentials_sealed: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ActivitiesTable {
+  id: Generated<string>;
+  company_id: string;
+  venue_id: string;
+  name: string;
+  description: string;
+  category: string | null;
+  max_participants: number;
+  allow_aggregator_bookings: Generated<boolean>;
+  aggregator_limit: number | null;
+  /** Minutes before a session's start when booking opens; null = as soon as published. */
+  booking_opens_minutes_before: number | null;
+  /** Minutes before a session's start when booking closes; 0 = at the start. */
+  booking_closes_minutes_before: Generated<number>;
+  /** Minutes before a session's start after which a cancellation is late. */
+  cancellation_cutoff_minutes: Generated<number>;
+  requires_manual_approval: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ActivityAggregatorQuotasTable {
+  activity_id: string;
+  aggregator: string;
+  quota: number;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  company_id: string;
+  venue_id: string;
+  activity_id: string;
+  starts_at: Timestamp;
+  /** The offset the start was given with, e.g. "+01:00", so it can be sent back in the venue's local time. */
+  utc_offset: string;
+  duration_minutes: number;
+  room: string | null;
+  instructors: Json<Instructor[]>;
+  status: Generated<SessionStatus>;
+  capacity_override: number | null;
+  aggregator_limit_override: number | null;
+  cancelled_at: Date | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface CustomersTable {
+  id: Generated<string>;
+  company_id: string;
+  name: string | null;
+  email: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface CustomerAggregatorIdsTable {
+  company_id: string;
+  customer_id: string;
+  aggregator: string;
+  external_id: string;
+  created_at: CreatedAt;
+}
+
+export interface BookingsTable {
+  id: Generated<string>;
+  company_id: string;
+  session_id: string;
+  customer_id: string;
+  source: BookingSource;
+  aggregator_booking_number: string | null;
+  status: BookingStatus;
+  status_reason: string | null;
+  product: string | null;
+  paid: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface BookingStatusHistoryTable {
+  id: Generated<string>;
+  booking_id: string;
+  from_status: BookingStatus | null;
+  to_status: BookingStatus;
+  reason: string | null;
+  actor: string;
+  at: CreatedAt;
+}
+
+/** Every verified webhook delivery, keyed by the aggregator's event id: replays are recognised, not re-applied. */
+export interface WebhookInboxTable {
+  id: Generated<string>;
+  aggregator: string;
+  event_id: string;
+  event_type: string;
+  connection_id: string | null;
+  payload: Json<unknown>;
+  received_at: CreatedAt;
+  processed_at: Date | null;
+}
+
+/** The aggregator's ids for what we pushed, and a fingerprint of what we last sent (a sync sends only what changed). */
+export interface ActivityPublicationsTable {
+  activity_id: string;
+  connection_id: string;
+  external_id: string | null;
+  pushed_fingerprint: string | null;
+  pushed_at: Date | null;
+  hidden: Generated<boolean>;
+}
+
+export interface SessionPublicationsTable {
+  session_id: string;
+  connection_id: string;
+  external_id: string | null;
+  pushed_fingerprint: string | null;
+  pushed_total_booked: number | null;
+  pushed_at: Date | null;
+  removed: Generated<boolean>;
+}
+
+/** What the lifecycle workflow of an activity has recorded about itself. */
+export interface ActivityLifecyclesTable {
+  activity_id: string;
+  company_id: string;
+  workflow_id: string;
+  run_id: string;
+  status: 'running' | 'stopped';
+  started_at: Timestamp;
+  stopped_at: Date | null;
+}
+
+export interface Database {
+  companies: CompaniesTable;
+  api_keys: ApiKeysTable;
+  venues: VenuesTable;
+  connections: ConnectionsTable;
+  activities: ActivitiesTable;
+  activity_aggregator_quotas: ActivityAggregatorQuotasTable;
+  sessions: SessionsTable;
+  customers: CustomersTable;
+  customer_aggregator_ids: CustomerAggregatorIdsTable;
+  bookings: BookingsTable;
+  booking_status_history: BookingStatusHistoryTable;
+  webhook_inbox: WebhookInboxTable;
+  activity_publications: ActivityPublicationsTable;
+  session_publications: SessionPublicationsTable;
+  activity_lifecycles: ActivityLifecyclesTable;
+}
+
+export type Company = Selectable<CompaniesTable>;
+export type Venue = Selectable<VenuesTable>;
+export type Connection = Selectable<ConnectionsTable>;
+export type Activity = Selectable<ActivitiesTable>;
+export type Session = Selectable<SessionsTable>;
+export type Booking = Selectable<BookingsTable>;
+export type NewActivity = Insertable<ActivitiesTable>;
+export type ActivityUpdate = Updateable<ActivitiesTable>;

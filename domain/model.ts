@@ -1,0 +1,45 @@
+/**
+ * The vocabulary shared by the database, the API, the workflows and the logs. One name per thing:
+ * a "session" is one dated occurrence of an activity (Wellhub's "slot" only appears inside the Wellhub adapter).
+ */
+
+/** The aggregators this build has an adapter for. Adding one is a new adapter folder plus a line here. */
+export const AGGREGATORS = ['wellhub', 'classpass', 'egym_wellpass', 'onefit', 'workit'] as const;
+export type Aggregator = (typeof AGGREGATORS)[number];
+
+export const CONNECTION_STATUSES = ['requested', 'active', 'paused', 'disabled'] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+
+export const SESSION_STATUSES = ['scheduled', 'cancelled'] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+export const BOOKING_STATUSES = [
+  'requested',
+  'reserved',
+  'rejected',
+  'cancelled_by_customer',
+  'late_cancelled',
+  'cancelled_by_gym',
+  'attended',
+] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
+
+/** Statuses that hold a spot in the session. */
+export const SPOT_HOLDING_STATUSES: readonly BookingStatus[] = ['requested', 'reserved', 'attended'];
+
+/** Allowed status transitions (SPEC §2). */
+export const BOOKING_TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
+  requested: ['reserved', 'rejected'],
+  reserved: ['cancelled_by_customer', 'late_cancelled', 'cancelled_by_gym', 'attended'],
+  rejected: [],
+  cancelled_by_customer: [],
+  late_cancelled: [],
+  cancelled_by_gym: [],
+  attended: [],
+};
+
+export function canTransition(from: BookingStatus, to: BookingStatus): boolean {
+  return BOOKING_TRANSITIONS[from].includes(to);
+}
+
+export type BookingSource = 'direct' | Aggregator;

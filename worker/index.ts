@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogLevel, type NativeConnection } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import type { Logger } from '../lib/logger.js';
+
+export const workflowsPath = require.resolve('../workflows');
+/** Written by `npm run build`; used in production so the worker starts without bundling. */
+export const prebuiltBundlePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
+
+let runtimeInstalled = false;
+
+/**
+ * Routes the SDK's logs (including workflow and activity logs, which carry the workflow id, run id and type)
+ * into our pino logger. Installed once per process.
+ */
+export function installRuntimeLogger(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (logger.level === 'silent' ? 'ERROR' : logger.level.toUpperCase()) as LogLevel;
+  Runtime.install({
+    logger: new DefaultLogger(level === ('FATAL' as LogLevel) ? 'ERROR' : level, (entry) => {
+      const method = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
+      logger[method]({ component: 'temporal', ...entry.meta }, entry.message);
+    }),
+  });
+}
+
+export async function bundleWorkflows(outputPath: string): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath });
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(outputPath, code);
+}
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt workflow bundle; default: the one from `npm run build` if present, else bundle from source. */
+  workflowBundlePath?: string | undefined;
+}
+
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  const bundlePath = options.workflowBundlePath ?? (existsSync(prebuiltBundlePath) ? prebuiltBundlePath : undefined);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.deps),
+    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
+  });
+}

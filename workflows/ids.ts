@@ -1,0 +1,7 @@
+/**
+ * Workflow ids are business keys, so ops can find a workflow in the Temporal UI from what they know
+ * (an activity id) and a second start for the same thing is refused or joined instead of duplicated.
+ */
+export const workflowIds = {
+  activityLifecycle: (activityId: string): string => `activity-lifecycle:${activityId}`,
+} as const;

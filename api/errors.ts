@@ -90,5 +90,5 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 function isBodyParserError(err: unknown): err is { type: string; status?: number; message: string } {
-  return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string';
+  return typeof err === 'object' && err !== null && 'type' in err && typeof (err).type === 'string';
 }

@@ -45,7 +45,7 @@ export type AnyRoute = RouteSpec<AnyObject, AnyObject, z.ZodType, z.ZodType>;
 export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, R extends z.ZodType>(
   spec: RouteSpec<P, Q, B, R>,
 ): AnyRoute {
-  return spec as unknown as AnyRoute;
+  return spec;
 }
 
 const emptyObject = z.object({}).strict();

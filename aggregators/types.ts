@@ -1,0 +1,157 @@
+import type { Aggregator } from '../domain/model.js';
+import type { RejectReason } from '../domain/reasons.js';
+
+/**
+ * The one interface every aggregator adapter implements. Inputs and outputs are in our vocabulary (activity,
+ * session, booking); each adapter translates to its aggregator's (Wellhub: class, slot, booking).
+ */
+
+/** What an adapter needs to talk to one connection (venue x aggregator). Secrets stay in memory only. */
+export interface ConnectionContext {
+  connectionId: string;
+  /** The aggregator's id for the venue (Wellhub gym_id). */
+  externalVenueId: string;
+  /** Base URL of the aggregator's API (a sandbox locally). */
+  baseUrl: string;
+  credentials: { apiToken?: string | undefined; webhookSecret?: string | undefined };
+  /** Non-secret settings of the connection, e.g. { productId: 1 } for Wellhub. */
+  settings: Record<string, unknown>;
+}
+
+export interface Instructor {
+  name: string;
+  substitute: boolean;
+}
+
+export interface ActivityListing {
+  /** Our activity id, sent as the aggregator's partner reference. */
+  activityId: string;
+  name: string;
+  description: string;
+  notes?: string | undefined;
+  category: string | null;
+  bookable: boolean;
+  visible: boolean;
+}
+
+export interface SessionListing {
+  /** Our session id. */
+  sessionId: string;
+  /** ISO 8601 in the venue's offset, e.g. 2026-12-01T18:00:00+01:00. */
+  startsAt: string;
+  durationMinutes: number;
+  room: string | null;
+  instructors: Instructor[];
+  /** Spots this aggregator may show in all (already bounded by capacity, aggregator limit and quota). */
+  totalCapacity: number;
+  /** Spots counted as taken against totalCapacity. */
+  totalBooked: number;
+  /** ISO 8601 with offset; undefined = bookable as soon as published. */
+  bookingOpensAt?: string | undefined;
+  /** ISO 8601 with offset; undefined = until the start. */
+  bookingClosesAt?: string | undefined;
+  /** ISO 8601 with offset; after it a cancellation is late. */
+  cancellableUntil?: string | undefined;
+  active: boolean;
+}
+
+export interface SessionCounts {
+  totalCapacity?: number | undefined;
+  totalBooked?: number | undefined;
+}
+
+/** The aggregator's ids for a published session. */
+export interface SessionRef {
+  activityExternalId: string;
+  sessionExternalId: string;
+}
+
+export interface BookingRef {
+  bookingNumber: string;
+  /** Some aggregators (Wellhub v1) need the class of the booking. */
+  activityExternalId?: string | undefined;
+  sessionExternalId?: string | undefined;
+}
+
+export interface WebhookCustomer {
+  /** The aggregator's id for the member (Wellhub unique_token). */
+  externalId: string;
+  name?: string | undefined;
+  email?: string | undefined;
+}
+
+interface EventBase {
+  aggregator: Aggregator;
+  /** The aggregator's event id when it sends one, else a digest of the body: the inbox key. */
+  eventId: string;
+  occurredAt: Date;
+  externalVenueId: string;
+  bookingNumber: string;
+  customer: WebhookCustomer;
+  activityExternalId?: string | undefined;
+  sessionExternalId: string;
+}
+
+/** One normalized event type for every aggregator's webhooks. */
+export type AggregatorEvent =
+  | (EventBase & { type: 'booking_requested' })
+  | (EventBase & { type: 'booking_cancelled'; late: boolean })
+  | (EventBase & { type: 'checked_in' });
+
+export interface WebhookRequest {
+  rawBody: Buffer;
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+}
+
+export type WebhookVerification = { ok: true } | { ok: false; reason: string };
+
+export interface AdapterCapabilities {
+  /** Cancelling a session at the aggregator cancels its bookings there (EGYM Wellpass): no per-booking calls. */
+  cancelsWholeSessions: boolean;
+  /** The aggregator waits for the booking answer in the webhook response (Onefit) instead of a later call. */
+  answersBookingsSynchronously: boolean;
+  /** Longest the aggregator waits for an answer to a booking request before it rejects on its own. */
+  bookingDeadlineMs: number;
+}
+
+export interface AggregatorAdapter {
+  readonly aggregator: Aggregator;
+  readonly capabilities: AdapterCapabilities;
+  /** The production API base URL; connections may override it (sandboxes, staging). */
+  readonly defaultBaseUrl: string;
+
+  pushActivity(ctx: ConnectionContext, activity: ActivityListing): Promise<{ externalId: string }>;
+  updateActivity(ctx: ConnectionContext, externalId: string, activity: ActivityListing): Promise<void>;
+  hideActivity(ctx: ConnectionContext, externalId: string, activity: ActivityListing): Promise<void>;
+
+  createSession(ctx: ConnectionContext, activityExternalId: string, session: SessionListing): Promise<{ externalId: string }>;
+  updateSession(ctx: ConnectionContext, ref: SessionRef, session: SessionListing): Promise<void>;
+  patchSessionCounts(ctx: ConnectionContext, ref: SessionRef, counts: SessionCounts): Promise<void>;
+  deleteSession(ctx: ConnectionContext, ref: SessionRef): Promise<void>;
+  /** The studio cancelled the session: the aggregator cancels it and every booking in it. */
+  cancelSession(ctx: ConnectionContext, ref: SessionRef, reason?: string): Promise<void>;
+
+  confirmBooking(ctx: ConnectionContext, booking: BookingRef): Promise<void>;
+  rejectBooking(ctx: ConnectionContext, booking: BookingRef, reason: RejectReason, message?: string): Promise<void>;
+  cancelBookingByGym(ctx: ConnectionContext, booking: BookingRef, message?: string): Promise<void>;
+
+  /** Checks the webhook's signature with the connection's secret; never throws. */
+  verifyWebhook(request: WebhookRequest, secret: string, now?: Date): WebhookVerification;
+  /** Parses a verified webhook body; throws WebhookParseError on a body it cannot understand. */
+  parseWebhook(request: WebhookRequest): AggregatorEvent;
+  /** The venue id the webhook names, read before verification to find the connection (and its secret). */
+  webhookVenueId(request: WebhookRequest): string | undefined;
+
+  health(ctx: ConnectionContext): Promise<void>;
+}
+
+export class WebhookParseError extends Error {
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'WebhookParseError';
+  }
+}

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/index.js';
-import type { ActivityLifecycleInput } from '../workflows/activity-lifecycle.js';
+import type { SyncReason } from '../db/schema.js';
+import type { ActivityChange, ActivityLifecycleInput } from '../workflows/activity-lifecycle.js';
 
 function callingWorkflow(): { workflowId: string; runId: string } {
   const execution = Context.current().info.workflowExecution;
@@ -46,6 +47,16 @@ export function createLifecycleActivities(db: Db) {
         .where('run_id', '=', workflowExecution.runId)
         .execute();
       Context.current().log.info('activity lifecycle recorded as stopped', { activityId: input.activityId });
+    },
+
+    /** Records one sync pass of the lifecycle: when, why, and how many changes it covered. */
+    async recordSyncPass(input: { activityId: string; reason: SyncReason; changes: ActivityChange[] }): Promise<void> {
+      await db
+        .updateTable('activity_lifecycles')
+        .set((eb) => ({ sync_passes: eb('sync_passes', '+', 1), last_sync_at: new Date(), last_sync_reason: input.reason }))
+        .where('activity_id', '=', input.activityId)
+        .execute();
+      Context.current().log.info('sync pass', { activityId: input.activityId, reason: input.reason, changes: input.changes.length });
     },
   };
 }

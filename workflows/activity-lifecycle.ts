@@ -1,22 +1,43 @@
-import { condition, defineQuery, defineSignal, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import type { SyncReason } from '../db/schema.js';
 
 export interface ActivityLifecycleInput {
   companyId: string;
   venueId: string;
   activityId: string;
+  /** How often a reconciliation pass runs when nothing changes (SPEC §4: default 30 minutes). */
+  syncIntervalMs: number;
+  /** Carried over continue-as-new; absent on the first run. */
+  carried?: CarriedState | undefined;
 }
 
 export interface ActivityChange {
-  /** What the API saw change, for the history: 'activity', 'session', 'booking'. */
+  /** What the API saw change: the activity, one of its sessions, or a booking in one. */
   kind: 'activity' | 'session' | 'booking';
   id: string;
 }
 
-export interface ActivityLifecycleState {
+interface CarriedState {
+  syncPasses: number;
+  changesSeen: number;
+  pending: ActivityChange[];
+}
+
+export interface ActivityLifecycleState extends CarriedState {
   phase: 'starting' | 'running' | 'stopping' | 'stopped';
   optedOut: boolean;
-  changesSeen: number;
+  lastSyncReason: SyncReason | null;
 }
 
 /** The API signals every change of the activity, its sessions or their bookings. */
@@ -25,32 +46,64 @@ export const activityChangedSignal = defineSignal<[ActivityChange]>('activityCha
 export const optOutSignal = defineSignal('optOut');
 export const lifecycleStateQuery = defineQuery<ActivityLifecycleState>('lifecycleState');
 
-const { recordLifecycleStarted, recordLifecycleStopped } = proxyActivities<ReturnType<typeof createActivities>>({
+const acts = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
+const sameChange = (a: ActivityChange, b: ActivityChange) => a.kind === b.kind && a.id === b.id;
+
 /**
- * One long-lived workflow per activity opted in to aggregator bookings. For now it records that it runs and
- * waits for the opt-out; schedule sync grows inside this loop.
+ * One long-lived workflow per activity opted in to aggregator bookings. It runs a sync pass at start, within
+ * moments of every change the API signals, and every sync interval to repair drift; it ends when the studio opts
+ * the activity out. What a pass pushes to the aggregators grows with the adapters; today it records the pass.
  */
 export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): Promise<ActivityLifecycleState> {
-  const state: ActivityLifecycleState = { phase: 'starting', optedOut: false, changesSeen: 0 };
+  const state: ActivityLifecycleState = {
+    phase: 'starting',
+    optedOut: false,
+    lastSyncReason: null,
+    syncPasses: input.carried?.syncPasses ?? 0,
+    changesSeen: input.carried?.changesSeen ?? 0,
+    pending: input.carried?.pending ?? [],
+  };
   setHandler(activityChangedSignal, (change) => {
     state.changesSeen += 1;
-    log.info('activity changed', { change });
+    // A burst of signals about the same thing needs one pass, not one per signal.
+    if (!state.pending.some((p) => sameChange(p, change))) state.pending.push(change);
   });
   setHandler(optOutSignal, () => {
     state.optedOut = true;
   });
   setHandler(lifecycleStateQuery, () => state);
 
-  await recordLifecycleStarted(input);
+  const pass = async (reason: SyncReason) => {
+    const changes = state.pending.splice(0);
+    await acts.recordSyncPass({ activityId: input.activityId, reason, changes });
+    state.syncPasses += 1;
+    state.lastSyncReason = reason;
+  };
+
+  if (input.carried === undefined) {
+    await acts.recordLifecycleStarted(input);
+    await pass('start');
+  }
   state.phase = 'running';
 
-  await condition(() => state.optedOut);
+  while (!state.optedOut) {
+    const woken = await condition(() => state.optedOut || state.pending.length > 0, input.syncIntervalMs);
+    if (state.optedOut) break;
+    await pass(woken ? 'change' : 'periodic');
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      const { syncPasses, changesSeen, pending } = state;
+      await continueAsNew<typeof activityLifecycleWorkflow>({ ...input, carried: { syncPasses, changesSeen, pending } });
+    }
+  }
+
   state.phase = 'stopping';
-  await recordLifecycleStopped(input);
+  await acts.recordLifecycleStopped(input);
   state.phase = 'stopped';
+  log.info('activity lifecycle stopped', { activityId: input.activityId, syncPasses: state.syncPasses });
   return state;
 }

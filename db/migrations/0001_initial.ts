@@ -214,7 +214,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       run_id text NOT NULL,
       status text NOT NULL CHECK (status IN ('running', 'stopped')),
       started_at timestamptz NOT NULL,
-      stopped_at timestamptz
+      stopped_at timestamptz,
+      sync_passes integer NOT NULL DEFAULT 0,
+      last_sync_at timestamptz,
+      last_sync_reason text CHECK (last_sync_reason IN ('start', 'change', 'periodic'))
     );
   `.execute(db);
 }

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import type { Db } from '../../db/index.js';
+import { testServerExecutable } from '../../temporal/binaries.js';
+import { activityChangedSignal, activityLifecycleWorkflow, lifecycleStateQuery, optOutSignal } from '../../workflows/activity-lifecycle.js';
+import { workflowIds } from '../../workflows/ids.js';
+import { createTestDatabase, eventually } from '../support/harness.js';
+
+/**
+ * The lifecycle's periodic reconciliation runs on the real 30-minute interval, on the time-skipping test server:
+ * the test skips time instead of waiting or shrinking the interval.
+ */
+let env: TestWorkflowEnvironment;
+let db: Db;
+let drop: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ db, drop } = await createTestDatabase());
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+  await drop?.();
+});
+
+async function seedActivity(): Promise<{ companyId: string; venueId: string; activityId: string }> {
+  const company = await db.insertInto('companies').values({ name: 'Timer studio' }).returning('id').executeTakeFirstOrThrow();
+  const venue = await db
+    .insertInto('venues')
+    .values({ company_id: company.id, name: 'Hall', time_zone: 'Europe/Amsterdam' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const activity = await db
+    .insertInto('activities')
+    .values({ company_id: company.id, venue_id: venue.id, name: 'Yoga', description: '', category: null, max_participants: 10, aggregator_limit: null, booking_opens_minutes_before: null, allow_aggregator_bookings: true })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { companyId: company.id, venueId: venue.id, activityId: activity.id };
+}
+
+describe('activity lifecycle timer (time-skipping server)', () => {
+  it('reconciles every 30 minutes, syncs on change without waiting, and stops on opt-out', async () => {
+    const ids = await seedActivity();
+    const taskQueue = `timer-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      activities: createActivities({ db }),
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(activityLifecycleWorkflow, {
+        workflowId: workflowIds.activityLifecycle(ids.activityId),
+        taskQueue,
+        args: [{ ...ids, syncIntervalMs: 30 * 60_000 }],
+      });
+      const passes = async () =>
+        (await db.selectFrom('activity_lifecycles').selectAll().where('activity_id', '=', ids.activityId).executeTakeFirstOrThrow());
+
+      // Time moves only while the test waits on the server (env.sleep), so the sleeps skip; the polls in between
+      // run in real time with the clock standing still, and only wait for the activity to land in the database.
+      const passesReach = (n: number) => eventually(async () => ((await passes()).sync_passes >= n ? passes() : undefined), 10_000, `${n} passes`);
+      await env.sleep('1 minute');
+      expect(await passesReach(1)).toMatchObject({ sync_passes: 1, last_sync_reason: 'start', status: 'running' });
+
+      await env.sleep('28 minutes');
+      expect((await passes()).sync_passes).toBe(1);
+      await env.sleep('2 minutes');
+      expect(await passesReach(2)).toMatchObject({ sync_passes: 2, last_sync_reason: 'periodic' });
+
+      await env.sleep('2 hours');
+      expect((await passesReach(6)).sync_passes).toBe(6);
+
+      await handle.signal(activityChangedSignal, { kind: 'session', id: randomUUID() });
+      expect(await passesReach(7)).toMatchObject({ sync_passes: 7, last_sync_reason: 'change' });
+      expect((await handle.query(lifecycleStateQuery)).changesSeen).toBe(1);
+
+      await handle.signal(optOutSignal);
+      const result = await handle.result();
+      expect(result.phase).toBe('stopped');
+      expect((await passes()).status).toBe('stopped');
+    });
+  });
+});

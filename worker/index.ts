@@ -22,6 +22,8 @@ export function installRuntimeLogger(logger: Logger): void {
   runtimeInstalled = true;
   const level = (logger.level === 'silent' ? 'ERROR' : logger.level.toUpperCase()) as LogLevel;
   Runtime.install({
+    // The service stops the worker itself, in order, on SIGTERM (bin/service.ts).
+    shutdownSignals: [],
     logger: new DefaultLogger(level === ('FATAL' as LogLevel) ? 'ERROR' : level, (entry) => {
       const method = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
       logger[method]({ component: 'temporal', ...entry.meta }, entry.message);

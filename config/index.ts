@@ -75,7 +75,6 @@ const envSchema = z
     TEMPORAL_CLI_PATH: optionalString,
 
     SYNC_INTERVAL: durationMs.default(30 * 60_000),
-    BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(365).default(28),
   })
   .superRefine((env, ctx) => {
     if ((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)) {
@@ -95,6 +94,9 @@ const envSchema = z
   });
 
 export type Env = z.input<typeof envSchema>;
+
+/** Every environment variable the service reads (the README table and .env.example list the same). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 export interface TemporalConfig {
   /** undefined: start a local dev server. */
@@ -117,7 +119,7 @@ export interface Config {
   secretsKey: string | undefined;
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: TemporalConfig;
-  sync: { intervalMs: number; horizonDays: number };
+  sync: { intervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -169,6 +171,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       devServer: { port: env.TEMPORAL_DEV_PORT, uiPort: env.TEMPORAL_UI_PORT, cliPath: env.TEMPORAL_CLI_PATH },
       uiUrl: env.TEMPORAL_UI_URL,
     },
-    sync: { intervalMs: env.SYNC_INTERVAL, horizonDays: env.BOOKING_HORIZON_DAYS },
+    sync: { intervalMs: env.SYNC_INTERVAL },
   };
 }

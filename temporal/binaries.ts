@@ -7,7 +7,11 @@ import type { EphemeralServerExecutable } from '@temporalio/testing';
  * Where scripts/install-temporal.sh puts the pinned Temporal binaries. The versions are read from the script
  * itself so the two can never disagree.
  */
-const installScript = path.resolve(__dirname, '..', 'scripts', 'install-temporal.sh');
+// From sources (temporal/) or from the build (dist/temporal/), the script sits in the project's scripts/.
+const installScript =
+  [path.resolve(__dirname, '..', 'scripts'), path.resolve(__dirname, '..', '..', 'scripts')]
+    .map((dir) => path.join(dir, 'install-temporal.sh'))
+    .find((file) => existsSync(file)) ?? path.resolve(__dirname, '..', 'scripts', 'install-temporal.sh');
 
 function pinned(name: 'CLI_VERSION' | 'TEST_SERVER_VERSION'): string {
   const text = readFileSync(installScript, 'utf8');

@@ -10,7 +10,7 @@ describe('config', () => {
       api: { host: '127.0.0.1', port: 3000 },
       database: { url: undefined, embeddedPort: 54329 },
       temporal: { address: undefined, namespace: 'default', taskQueue: 'aggregator-bookings', tls: false },
-      sync: { intervalMs: 30 * 60_000, horizonDays: 28 },
+      sync: { intervalMs: 30 * 60_000 },
     });
   });
 

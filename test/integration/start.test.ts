@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,8 +41,6 @@ describe('the service binary', () => {
   it('`start` brings up embedded PostgreSQL, the Temporal dev server with its UI, the worker and the API, and stops on SIGTERM', async () => {
     const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aggregator-bookings-start-'));
-    // Readable by the postgres user when the tests run as root, so the cluster lives inside it and goes with it.
-    chmodSync(dataDir, 0o755);
     const service = run(['start'], {
       DATA_DIR: dataDir,
       API_PORT: String(api),

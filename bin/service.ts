@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       }
     }
   } catch (error) {
-    logger.fatal({ err: error }, 'start-up failed');
+    logger.fatal({ err: error instanceof Error ? error : new Error(JSON.stringify(error) ?? String(error)) }, 'start-up failed');
     await shutdown('start-up-failure', 1);
   }
 }

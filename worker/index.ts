@@ -26,7 +26,9 @@ export function installRuntimeLogger(logger: Logger): void {
     shutdownSignals: [],
     logger: new DefaultLogger(level === ('FATAL' as LogLevel) ? 'ERROR' : level, (entry) => {
       const method = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
-      logger[method]({ component: 'temporal', ...entry.meta }, entry.message);
+      // The task token is an opaque blob that only bloats each line.
+      const { taskToken: _taskToken, ...meta } = entry.meta ?? {};
+      logger[method]({ component: 'temporal', ...meta }, entry.message);
     }),
   });
 }

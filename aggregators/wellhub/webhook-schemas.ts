@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/** The four events Wellhub sends, in the spelling its documentation uses. */
+export const WELLHUB_EVENT_TYPES = ['booking-requested', 'booking-canceled', 'booking-late-canceled', 'checkin-booking-occurred'] as const;
+export type WellhubEventType = (typeof WELLHUB_EVENT_TYPES)[number];
+
+/**
+ * Spellings seen in the wild or easy to get wrong on either side (British "cancelled", "occured", underscores,
+ * upper case), all mapped to the documented name. Lookup happens after lower-casing and turning "_" into "-".
+ */
+const EVENT_TYPE_VARIANTS: Readonly<Record<string, WellhubEventType>> = {
+  'booking-requested': 'booking-requested',
+  'booking-request': 'booking-requested',
+  'booking-canceled': 'booking-canceled',
+  'booking-cancelled': 'booking-canceled',
+  'booking-late-canceled': 'booking-late-canceled',
+  'booking-late-cancelled': 'booking-late-canceled',
+  'checkin-booking-occurred': 'checkin-booking-occurred',
+  'checkin-booking-occured': 'checkin-booking-occurred',
+  'check-in-booking-occurred': 'checkin-booking-occurred',
+  'check-in-booking-occured': 'checkin-booking-occurred',
+};
+
+export function normalizeEventType(raw: string): WellhubEventType | undefined {
+  return EVENT_TYPE_VARIANTS[raw.trim().toLowerCase().replace(/[_\s]+/g, '-')];
+}
+
+/** An id Wellhub may send as a number or a string; always a non-empty string for us. */
+const looseId = z.union([z.number().int().nonnegative(), z.string().trim().min(1)]).transform(String);
+
+/**
+ * Epoch milliseconds per the contract, but seconds are tolerated: below 1e11 a value cannot be milliseconds of any
+ * date after 1973, while as seconds it covers every date until the year 5138. ISO strings are tolerated too.
+ */
+export const SECONDS_THRESHOLD = 1e11;
+export const webhookTimestampSchema = z
+  .union([z.number().positive(), z.string().trim().min(1)])
+  .transform((value, ctx) => {
+    const numeric = typeof value === 'number' ? value : /^\d+(\.\d+)?$/.test(value) ? Number(value) : undefined;
+    const ms = numeric !== undefined ? (numeric < SECONDS_THRESHOLD ? numeric * 1000 : numeric) : Date.parse(value as string);
+    if (!Number.isFinite(ms) || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds, epoch seconds or an ISO date-time' });
+      return z.NEVER;
+    }
+    return new Date(Math.round(ms));
+  });
+
+export const webhookBodySchema = z.looseObject({
+  event_type: z.string().transform((value, ctx) => {
+    const type = normalizeEventType(value);
+    if (type === undefined) {
+      ctx.addIssue({ code: 'custom', message: `unknown event_type "${value.slice(0, 60)}"` });
+      return z.NEVER;
+    }
+    return type;
+  }),
+  event_data: z.looseObject({
+    user: z.looseObject({
+      unique_token: looseId,
+      name: z.string().nullish(),
+      email: z.string().nullish(),
+    }),
+    slot: z.looseObject({
+      id: looseId,
+      gym_id: looseId,
+      class_id: looseId.nullish(),
+      booking_number: looseId,
+    }),
+    timestamp: webhookTimestampSchema,
+    event_id: looseId.nullish(),
+  }),
+});
+export type WellhubWebhookBody = z.infer<typeof webhookBodySchema>;
+
+/** The body as the sandbox sends it (and as the contract documents it): the strict form of the above. */
+export interface WellhubWebhookPayload {
+  event_type: WellhubEventType;
+  event_data: {
+    user: { unique_token: string; name: string; email: string };
+    slot: { id: number; gym_id: number; class_id: number; booking_number: string };
+    timestamp: number;
+    event_id: string;
+  };
+}

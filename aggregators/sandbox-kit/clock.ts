@@ -43,7 +43,8 @@ export function createSandboxClock(options: SandboxClockOptions = {}): SandboxCl
   let nextHandle = 1;
   const timers = new Map<number, Timer>();
 
-  const now = () => (frozen ? start : start + (Date.now() - realStart)) + offset;
+  const base = () => (frozen ? start : start + (Date.now() - realStart));
+  const now = () => base() + offset;
 
   async function run(handle: number): Promise<void> {
     const timer = timers.get(handle);
@@ -81,19 +82,21 @@ export function createSandboxClock(options: SandboxClockOptions = {}): SandboxCl
     },
     async advance(ms) {
       if (!Number.isFinite(ms) || ms < 0) throw new Error(`cannot advance the clock by ${ms} ms`);
-      offset += ms;
-      // Fire in due order, one at a time, so a timer set by a callback and already due also runs now.
+      const target = now() + ms;
+      // Step from one due timer to the next, so each callback sees the clock at its own due time and a timer it
+      // sets that falls before the target also runs in this advance, in order.
       for (;;) {
-        const current = now();
         let next: [number, Timer] | undefined;
         for (const entry of timers) {
-          if (entry[1].due <= current && (!next || entry[1].due < next[1].due || (entry[1].due === next[1].due && entry[1].seq < next[1].seq))) {
-            next = entry;
-          }
+          const [, timer] = entry;
+          if (timer.due > target) continue;
+          if (!next || timer.due < next[1].due || (timer.due === next[1].due && timer.seq < next[1].seq)) next = entry;
         }
         if (!next) break;
+        if (next[1].due > now()) offset = next[1].due - base();
         await run(next[0]);
       }
+      if (target > now()) offset = target - base();
       for (const [handle, timer] of timers) arm(handle, timer);
     },
     pendingTimers: () => timers.size,

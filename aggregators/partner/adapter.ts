@@ -1,0 +1,291 @@
+import { z } from 'zod';
+import { AggregatorHttpError, JsonHttpClient, type HttpRequest } from '../http.js';
+import type {
+  ActivityListing,
+  AggregatorAdapter,
+  BookingRef,
+  ConnectionContext,
+  SessionCounts,
+  SessionListing,
+  SessionRef,
+} from '../types.js';
+import { idempotencyKey, temporalActivityScope, type IdempotencyScope } from './idempotency.js';
+import type { PartnerProfile } from './profile.js';
+import {
+  ID_PATTERN,
+  activityBodySchema,
+  activityResourceSchema,
+  availabilityBodySchema,
+  bookingResourceSchema,
+  cancelBookingBodySchema,
+  cancelSessionBodySchema,
+  confirmBookingBodySchema,
+  describeFields,
+  errorBodySchema,
+  fieldErrors,
+  healthResourceSchema,
+  rejectBookingBodySchema,
+  sessionBodySchema,
+  sessionResourceSchema,
+  type ActivityBody,
+  type BookingAnswer,
+  type SessionBody,
+} from './schemas.js';
+import { verifyPartnerSignature } from './signature.js';
+import { bookingAnswerBody, parsePartnerWebhook, partnerWebhookVenueId, type BookingDecision } from './webhook.js';
+
+export interface PartnerAdapterOptions {
+  /** Per-request timeout; default 10 s. */
+  timeoutMs?: number;
+  fetchImpl?: typeof fetch;
+  /** Scope of the Idempotency-Key; default the current Temporal activity execution. */
+  idempotencyScope?: IdempotencyScope;
+}
+
+/** The generic adapter plus what only partner-contract aggregators need. */
+export interface PartnerAdapter extends AggregatorAdapter {
+  readonly profile: PartnerProfile;
+  /** The webhook response body carrying a booking decision (aggregators that answer synchronously). */
+  bookingAnswer(decision: BookingDecision): BookingAnswer;
+}
+
+/** The contract's error code of a failed call (e.g. "booking_not_pending"), to tell a final 409 from a passing one. */
+export function partnerErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof AggregatorHttpError)) return undefined;
+  const parsed = errorBodySchema.safeParse(error.body);
+  return parsed.success ? parsed.data.error.code : undefined;
+}
+
+interface Call<Res> {
+  operation: string;
+  method: HttpRequest['method'];
+  /** Path segments after /v1, each checked against the id pattern when named. */
+  path: (string | { name: string; value: string })[];
+  body?: { schema: z.ZodType; value: unknown };
+  response: z.ZodType<Res>;
+}
+
+const MESSAGE_LIMIT = 500;
+/** A studio's free text must not make a decision fail for good: long text is cut, empty text left out. */
+const optionalText = (text: string | undefined) => (text ? text.slice(0, MESSAGE_LIMIT) : undefined);
+
+function activityBody(activity: ActivityListing): ActivityBody {
+  return {
+    name: activity.name,
+    description: activity.description,
+    notes: activity.notes ?? null,
+    category: activity.category,
+    bookable: activity.bookable,
+    visible: activity.visible,
+  };
+}
+
+function sessionBody(activityReference: string, session: SessionListing): SessionBody {
+  return {
+    activity_reference: activityReference,
+    starts_at: session.startsAt,
+    duration_minutes: session.durationMinutes,
+    room: session.room,
+    instructors: session.instructors.map((instructor) => ({ name: instructor.name, substitute: instructor.substitute })),
+    capacity: session.totalCapacity,
+    booked: session.totalBooked,
+    booking_opens_at: session.bookingOpensAt ?? null,
+    booking_closes_at: session.bookingClosesAt ?? null,
+    cancellable_until: session.cancellableUntil ?? null,
+    active: session.active,
+  };
+}
+
+export function createPartnerAdapter(profile: PartnerProfile, options: PartnerAdapterOptions = {}): PartnerAdapter {
+  const { aggregator } = profile;
+  const scope = options.idempotencyScope ?? temporalActivityScope;
+
+  const refuse = (operation: string, message: string, body?: unknown) =>
+    new AggregatorHttpError(aggregator, operation, undefined, false, message, undefined, body);
+
+  async function call<Res>(ctx: ConnectionContext, spec: Call<Res>): Promise<Res> {
+    const { operation } = spec;
+    let host: string;
+    try {
+      host = new URL(ctx.baseUrl).hostname;
+    } catch {
+      // Not echoed: a URL can carry user:password.
+      throw refuse(operation, "the connection's base URL is not a valid URL");
+    }
+    if (host.endsWith('.invalid')) {
+      throw refuse(operation, `${profile.displayName} has no certified base URL yet; set the connection's base URL`);
+    }
+    const token = ctx.credentials.apiToken;
+    if (!token) throw refuse(operation, 'the connection has no API token');
+
+    const fields = spec.path.flatMap((segment) =>
+      typeof segment === 'object' && !ID_PATTERN.test(segment.value)
+        ? [{ field: segment.name, message: 'must be 1 to 128 letters, digits or . _ : -' }]
+        : [],
+    );
+    let body: unknown;
+    if (spec.body) {
+      const parsed = spec.body.schema.safeParse(spec.body.value);
+      if (parsed.success) body = parsed.data;
+      else fields.push(...fieldErrors(parsed.error));
+    }
+    if (fields.length > 0) {
+      throw refuse(operation, `request refused before sending: ${describeFields(fields)}`, { fields });
+    }
+
+    const path = `/v1/${spec.path.map((segment) => encodeURIComponent(typeof segment === 'string' ? segment : segment.value)).join('/')}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (spec.method !== 'GET') headers['idempotency-key'] = idempotencyKey(scope(), operation, `${ctx.externalVenueId}:${path}`, body);
+    const client = new JsonHttpClient({
+      aggregator,
+      baseUrl: ctx.baseUrl,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
+    });
+    const response = await client.request({ method: spec.method, path, body, headers, operation });
+    const parsed = spec.response.safeParse(response.body);
+    if (!parsed.success) {
+      throw new AggregatorHttpError(
+        aggregator,
+        operation,
+        response.status,
+        false,
+        `unexpected response body: ${describeFields(fieldErrors(parsed.error))}`,
+        undefined,
+        response.body,
+      );
+    }
+    return parsed.data;
+  }
+
+  const venue = (ctx: ConnectionContext) => ({ name: 'venue_id', value: ctx.externalVenueId });
+  const putActivity = (ctx: ConnectionContext, operation: string, reference: string, value: ActivityBody) =>
+    call(ctx, {
+      operation,
+      method: 'PUT',
+      path: ['venues', venue(ctx), 'activities', { name: 'reference', value: reference }],
+      body: { schema: activityBodySchema, value },
+      response: activityResourceSchema,
+    });
+  const sessionPath = (ctx: ConnectionContext, reference: string, ...rest: string[]) => [
+    'venues',
+    venue(ctx),
+    'sessions',
+    { name: 'reference', value: reference },
+    ...rest,
+  ];
+  const bookingCall = (ctx: ConnectionContext, operation: string, booking: BookingRef, action: string, schema: z.ZodType, value: unknown) =>
+    call(ctx, {
+      operation,
+      method: 'POST',
+      path: ['bookings', { name: 'booking_id', value: booking.bookingNumber }, action],
+      body: { schema, value },
+      response: bookingResourceSchema,
+    });
+
+  return {
+    aggregator,
+    profile,
+    capabilities: profile.capabilities,
+    defaultBaseUrl: profile.defaultBaseUrl,
+
+    async pushActivity(ctx, activity) {
+      const resource = await putActivity(ctx, 'pushActivity', activity.activityId, activityBody(activity));
+      return { externalId: resource.reference };
+    },
+    async updateActivity(ctx, externalId, activity) {
+      await putActivity(ctx, 'updateActivity', externalId, activityBody(activity));
+    },
+    async hideActivity(ctx, externalId, activity) {
+      // Activities are never deleted at the aggregator (bookings refer to them): hidden and closed instead.
+      await putActivity(ctx, 'hideActivity', externalId, { ...activityBody(activity), bookable: false, visible: false });
+    },
+
+    async createSession(ctx, activityExternalId, session) {
+      const resource = await call(ctx, {
+        operation: 'createSession',
+        method: 'PUT',
+        path: sessionPath(ctx, session.sessionId),
+        body: { schema: sessionBodySchema, value: sessionBody(activityExternalId, session) },
+        response: sessionResourceSchema,
+      });
+      return { externalId: resource.reference };
+    },
+    async updateSession(ctx, ref: SessionRef, session) {
+      await call(ctx, {
+        operation: 'updateSession',
+        method: 'PUT',
+        path: sessionPath(ctx, ref.sessionExternalId),
+        body: { schema: sessionBodySchema, value: sessionBody(ref.activityExternalId, session) },
+        response: sessionResourceSchema,
+      });
+    },
+    async patchSessionCounts(ctx, ref, counts: SessionCounts) {
+      await call(ctx, {
+        operation: 'patchSessionCounts',
+        method: 'PATCH',
+        path: sessionPath(ctx, ref.sessionExternalId, 'availability'),
+        body: {
+          schema: availabilityBodySchema,
+          value: {
+            ...(counts.totalCapacity !== undefined ? { capacity: counts.totalCapacity } : {}),
+            ...(counts.totalBooked !== undefined ? { booked: counts.totalBooked } : {}),
+          },
+        },
+        response: sessionResourceSchema,
+      });
+    },
+    async deleteSession(ctx, ref) {
+      await call(ctx, {
+        operation: 'deleteSession',
+        method: 'DELETE',
+        path: sessionPath(ctx, ref.sessionExternalId),
+        response: z.undefined(),
+      });
+    },
+    async cancelSession(ctx, ref, reason) {
+      const text = optionalText(reason);
+      await call(ctx, {
+        operation: 'cancelSession',
+        method: 'POST',
+        path: sessionPath(ctx, ref.sessionExternalId, 'cancel'),
+        body: { schema: cancelSessionBodySchema, value: text ? { reason: text } : {} },
+        response: sessionResourceSchema,
+      });
+    },
+
+    async confirmBooking(ctx, booking) {
+      await bookingCall(ctx, 'confirmBooking', booking, 'confirm', confirmBookingBodySchema, { venue_id: ctx.externalVenueId });
+    },
+    async rejectBooking(ctx, booking, reason, message) {
+      const text = optionalText(message);
+      await bookingCall(ctx, 'rejectBooking', booking, 'reject', rejectBookingBodySchema, {
+        venue_id: ctx.externalVenueId,
+        reason_code: profile.reasonCodes[reason],
+        ...(text ? { message: text } : {}),
+      });
+    },
+    async cancelBookingByGym(ctx, booking, message) {
+      if (profile.capabilities.cancelsWholeSessions) {
+        throw refuse(
+          'cancelBookingByGym',
+          `${profile.displayName} does not cancel single bookings for a venue: cancel the whole session (cancelSession)`,
+        );
+      }
+      const text = optionalText(message);
+      await bookingCall(ctx, 'cancelBookingByGym', booking, 'cancel', cancelBookingBodySchema, {
+        venue_id: ctx.externalVenueId,
+        ...(text ? { message: text } : {}),
+      });
+    },
+
+    verifyWebhook: (request, secret, now) => verifyPartnerSignature(request, secret, now),
+    parseWebhook: (request) => parsePartnerWebhook(profile, request),
+    webhookVenueId: (request) => partnerWebhookVenueId(request),
+    bookingAnswer: (decision) => bookingAnswerBody(profile, decision),
+
+    async health(ctx) {
+      await call(ctx, { operation: 'health', method: 'GET', path: ['health'], response: healthResourceSchema });
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The generic partner contract (CONTRACT.md) shared by ClassPass, EGYM Wellpass, Onefit and Workit: one adapter, one
+ * webhook verifier and parser, one sandbox, each configured by the aggregator's profile.
+ */
+export { createPartnerAdapter, partnerErrorCode, type PartnerAdapter, type PartnerAdapterOptions } from './adapter.js';
+export { idempotencyKey, temporalActivityScope, type IdempotencyScope } from './idempotency.js';
+export {
+  STANDARD_BOOKING_DEADLINE_MS,
+  STANDARD_RETRY_DELAYS_MS,
+  STANDARD_WEBHOOK_TIMEOUT_MS,
+  type PartnerProfile,
+} from './profile.js';
+export { DEFAULT_REASON_CODES, NO_ANSWER_REASON, PARTNER_REASON_CODES, type PartnerReasonCode } from './reasons.js';
+export {
+  FUTURE_SKEW_SECONDS,
+  REPLAY_WINDOW_SECONDS,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  signWebhook,
+  verifyPartnerSignature,
+} from './signature.js';
+export { bookingAnswerBody, parsePartnerWebhook, partnerWebhookVenueId, type BookingDecision } from './webhook.js';
+export {
+  createPartnerSandbox,
+  startPartnerSandbox,
+  type PartnerSandbox,
+  type PartnerSandboxApp,
+  type PartnerSandboxOptions,
+  type PartnerSandboxState,
+  type SentEvent,
+} from './sandbox.js';
+export type { Delivery, DeliveryAttempt } from './sandbox-webhooks.js';
+export type { BookingRequestInput } from './sandbox-store.js';
+export type { BookingAnswer, BookingResource, SessionResource, ActivityResource, WebhookEvent } from './schemas.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
+import type { AggregatorEndpoints } from '../aggregators/registry.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../lib/secrets.js';
@@ -18,6 +19,8 @@ export interface AppDeps {
   logger: Logger;
   secretBox: SecretBox;
   lifecycle: LifecycleControl;
+  /** Which API base URL each connection's calls go to (its own, configured, sandbox, or production). */
+  endpoints: AggregatorEndpoints;
   adminApiKey: string | undefined;
   readiness: Record<string, ReadinessCheck>;
   publicBaseUrl?: string | undefined;
@@ -29,7 +32,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...healthRoutes(deps.readiness),
     ...companyRoutes(deps.db),
     ...venueRoutes(deps.db),
-    ...connectionRoutes(deps.db, deps.secretBox),
+    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints),
     ...activityRoutes(deps.db, deps.lifecycle),
     ...sessionRoutes(deps.db, deps.lifecycle),
   ];

@@ -21,7 +21,11 @@ export function presentVenue(row: Selectable<VenuesTable>) {
 }
 
 /** Secrets are reduced to whether they are set. */
-export function presentConnection(row: Selectable<ConnectionsTable>, secretsSet: { apiToken: boolean; webhookSecret: boolean }) {
+export function presentConnection(
+  row: Selectable<ConnectionsTable>,
+  secretsSet: { apiToken: boolean; webhookSecret: boolean },
+  effectiveApiBaseUrl: string,
+) {
   return {
     id: row.id,
     venueId: row.venue_id,
@@ -29,6 +33,7 @@ export function presentConnection(row: Selectable<ConnectionsTable>, secretsSet:
     status: row.status,
     externalVenueId: row.external_venue_id,
     apiBaseUrl: row.api_base_url,
+    effectiveApiBaseUrl,
     settings: row.settings,
     credentials: secretsSet,
     createdAt: iso(row.created_at),

@@ -105,6 +105,9 @@ export const Connection = z
     status: z.enum(CONNECTION_STATUSES),
     externalVenueId: z.string().nullable(),
     apiBaseUrl: z.string().nullable(),
+    effectiveApiBaseUrl: z
+      .string()
+      .meta({ description: 'Where calls for this connection go: its own URL, the configured one, the local sandbox, or production' }),
     settings: z.record(z.string(), z.unknown()),
     credentials: z
       .object({ apiToken: z.boolean(), webhookSecret: z.boolean() })

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { aggregatorEndpoints, describeSandboxes, startSandboxes, type RunningSandbox } from '../aggregators/registry.js';
 import { createApp } from '../api/app.js';
 import { temporalLifecycleControl } from '../api/lifecycle-control.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import { withLocalSecrets } from '../lib/local-secrets.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { SecretBox } from '../lib/secrets.js';
@@ -118,8 +120,25 @@ async function main(): Promise<void> {
       logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
     }
 
+    let sandboxes: Partial<Record<Aggregator, RunningSandbox>> = {};
+    if (role === 'start' && config.aggregators.sandboxes === 'auto') {
+      sandboxes = await startSandboxes({
+        aggregators: AGGREGATORS,
+        skip: config.aggregators.apiUrls,
+        host: config.aggregators.sandboxHost,
+        basePort: config.aggregators.sandboxBasePort,
+        webhookBaseUrl: `http://${config.api.host}:${config.api.port}`,
+      });
+      stops.push(async () => {
+        await Promise.allSettled(Object.values(sandboxes).map((s) => s.close()));
+      });
+      logger.info({ sandboxes: Object.fromEntries(Object.values(sandboxes).map((s) => [s.aggregator, s.url])) }, 'aggregator sandboxes running');
+    }
+    const endpoints = aggregatorEndpoints(config.aggregators.apiUrls, sandboxes);
+
     if (role === 'start' || role === 'api') {
       const app = createApp({
+        endpoints,
         db,
         logger,
         secretBox: new SecretBox(config.secretsKey ?? ''),
@@ -151,6 +170,9 @@ async function main(): Promise<void> {
           `  Temporal UI      ${temporal.uiUrl ?? '(not available for this cluster)'}`,
           `  Temporal         ${temporal.address} (namespace ${config.temporal.namespace})`,
           ...(config.adminApiKeyFile ? [`  Admin API key    in ${config.adminApiKeyFile}`] : []),
+          ...(Object.keys(sandboxes).length > 0
+            ? ['', 'Aggregator sandboxes (connections without their own URL use them; sandbox-only credentials):', ...describeSandboxes(sandboxes)]
+            : []),
           '',
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

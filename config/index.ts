@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 
 /**
  * The service's whole configuration, read once from the environment at start-up and passed down.
@@ -33,6 +34,15 @@ export const durationMs = z
     return amount * factor;
   })
   .refine((ms) => ms > 0, 'must be greater than zero');
+
+/** `WELLHUB_API_URL`, `CLASSPASS_API_URL`, ...: one per aggregator, so adding an aggregator adds its variable. */
+export const aggregatorUrlVariable = (aggregator: Aggregator) => `${aggregator.toUpperCase()}_API_URL`;
+
+const optionalUrl = z.url({ protocol: /^https?$/ }).optional().or(z.literal('').transform(() => undefined));
+const aggregatorUrls = Object.fromEntries(AGGREGATORS.map((a) => [aggregatorUrlVariable(a), optionalUrl])) as Record<
+  string,
+  typeof optionalUrl
+>;
 
 const envSchema = z
   .object({
@@ -75,6 +85,11 @@ const envSchema = z
     TEMPORAL_CLI_PATH: optionalString,
 
     SYNC_INTERVAL: durationMs.default(30 * 60_000),
+
+    SANDBOXES: z.enum(['auto', 'off']).default('auto'),
+    SANDBOX_HOST: z.string().trim().min(1).default('127.0.0.1'),
+    SANDBOX_BASE_PORT: port(4100),
+    ...aggregatorUrls,
   })
   .superRefine((env, ctx) => {
     if ((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)) {
@@ -120,6 +135,17 @@ export interface Config {
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: TemporalConfig;
   sync: { intervalMs: number };
+  aggregators: {
+    /** API base URLs configured for real aggregators; an aggregator absent here has none configured. */
+    apiUrls: Partial<Record<Aggregator, string>>;
+    /**
+     * `auto`: outside production, `start` runs a sandbox for every aggregator without a configured URL and points
+     * connections without their own URL at it. `off`: never.
+     */
+    sandboxes: 'auto' | 'off';
+    sandboxHost: string;
+    sandboxBasePort: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -172,5 +198,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       uiUrl: env.TEMPORAL_UI_URL,
     },
     sync: { intervalMs: env.SYNC_INTERVAL },
+    aggregators: {
+      apiUrls: Object.fromEntries(
+        AGGREGATORS.flatMap((a) => {
+          const url = (env as Record<string, unknown>)[aggregatorUrlVariable(a)];
+          return typeof url === 'string' ? [[a, url]] : [];
+        }),
+      ),
+      sandboxes: env.NODE_ENV === 'production' ? 'off' : env.SANDBOXES,
+      sandboxHost: env.SANDBOX_HOST,
+      sandboxBasePort: env.SANDBOX_BASE_PORT,
+    },
   };
 }

@@ -1,4 +1,6 @@
+import type { AggregatorEndpoints } from '../../aggregators/registry.js';
 import type { Db } from '../../db/index.js';
+import type { Aggregator } from '../../domain/model.js';
 import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
 import type { SecretBox } from '../../lib/secrets.js';
@@ -19,10 +21,14 @@ export function openCredentials(box: SecretBox, sealed: string | null): Connecti
   return sealed === null ? {} : (box.openJson(sealed) as ConnectionCredentials);
 }
 
-export function connectionRoutes(db: Db, box: SecretBox): AnyRoute[] {
+export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints): AnyRoute[] {
   const present = (row: Selectable<ConnectionsTable>) => {
     const creds = openCredentials(box, row.credentials_sealed);
-    return presentConnection(row, { apiToken: creds.apiToken !== undefined, webhookSecret: creds.webhookSecret !== undefined });
+    return presentConnection(
+      row,
+      { apiToken: creds.apiToken !== undefined, webhookSecret: creds.webhookSecret !== undefined },
+      endpoints.baseUrlFor(row.aggregator as Aggregator, row.api_base_url),
+    );
   };
   const ConnectionParams = z.object({ connectionId: Uuid });
 

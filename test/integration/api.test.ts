@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { WELLHUB_PRODUCTION_BASE_URL } from '../../aggregators/wellhub/index.js';
 import type { Db } from '../../db/index.js';
 import { lifecycleStateQuery } from '../../workflows/activity-lifecycle.js';
 import { workflowIds } from '../../workflows/ids.js';
@@ -113,6 +114,8 @@ describe('venues and connections', () => {
     expect(created.status).toBe(201);
     expect(created.headers.location).toBe(`/v1/connections/${created.body.id}`);
     expect(created.body.credentials).toEqual({ apiToken: true, webhookSecret: true });
+    // No URL of its own and none configured for Wellhub: calls go to Wellhub's production API.
+    expect(created.body.effectiveApiBaseUrl).toBe(WELLHUB_PRODUCTION_BASE_URL);
     expect(JSON.stringify(created.body)).not.toMatch(/wellhub-token-value|wellhub-webhook-secret/);
     const row = await db.selectFrom('connections').selectAll().where('id', '=', created.body.id).executeTakeFirstOrThrow();
     expect(row.credentials_sealed).not.toMatch(/wellhub-token-value|wellhub-webhook-secret/);
@@ -126,6 +129,14 @@ describe('venues and connections', () => {
       .send({ status: 'active', credentials: { webhookSecret: 'rotated-secret-123' } });
     expect(rotated.status).toBe(200);
     expect(rotated.body).toMatchObject({ status: 'active', credentials: { apiToken: true, webhookSecret: true } });
+
+    const classpass = await request(app).post(`/v1/venues/${venueId}/connections`).set(bearer(key)).send({ aggregator: 'classpass' });
+    expect(classpass.body.effectiveApiBaseUrl).toBe('https://classpass.example.test/api');
+    const own = await request(app)
+      .post(`/v1/venues/${venueId}/connections`)
+      .set(bearer(key))
+      .send({ aggregator: 'workit', apiBaseUrl: 'https://staging.workit.example.test' });
+    expect(own.body.effectiveApiBaseUrl).toBe('https://staging.workit.example.test');
 
     const duplicate = await request(app).post(`/v1/venues/${venueId}/connections`).set(bearer(key)).send({ aggregator: 'wellhub' });
     expect(duplicate.status).toBe(409);

@@ -47,6 +47,7 @@ describe('the service binary', () => {
       EMBEDDED_POSTGRES_PORT: String(pg),
       TEMPORAL_DEV_PORT: String(temporal),
       TEMPORAL_UI_PORT: String(ui),
+      SANDBOX_BASE_PORT: '0',
     };
     const base = `http://127.0.0.1:${api}`;
     let companyId = '';
@@ -72,6 +73,23 @@ describe('the service binary', () => {
       const body = (await created.json()) as { company: { id: string }; apiKey: { key: string } };
       companyId = body.company.id;
       companyKey = body.apiKey.key;
+
+      // The Wellhub sandbox runs, and a connection with no URL of its own is pointed at it.
+      const wellhubLine = /Wellhub\s+(http:\/\/127\.0\.0\.1:\d+)\s+\(externalVenueId=(\S+) apiToken=(\S+) /.exec(first.output());
+      expect(wellhubLine, first.output()).not.toBeNull();
+      const [, sandboxUrl, gymId, token] = wellhubLine as RegExpExecArray;
+      const health = await fetch(`${sandboxUrl}/booking/v1/health`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(health.status).toBe(200);
+      const headers = { Authorization: `Bearer ${companyKey}`, 'Content-Type': 'application/json' };
+      const venue = await fetch(`${base}/v1/venues`, { method: 'POST', headers, body: JSON.stringify({ name: 'Hall', timeZone: 'Europe/Lisbon' }) });
+      const venueId = ((await venue.json()) as { id: string }).id;
+      const connection = await fetch(`${base}/v1/venues/${venueId}/connections`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ aggregator: 'wellhub', externalVenueId: gymId, credentials: { apiToken: token } }),
+      });
+      expect(((await connection.json()) as { effectiveApiBaseUrl: string }).effectiveApiBaseUrl).toBe(sandboxUrl);
+      for (const name of ['ClassPass', 'EGYM Wellpass', 'Onefit', 'Workit']) expect(first.output()).toContain(`  ${name}`);
     } finally {
       first.child.kill('SIGTERM');
     }

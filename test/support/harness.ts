@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { aggregatorEndpoints } from '../../aggregators/registry.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/lifecycle-control.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
@@ -85,6 +86,7 @@ export function buildApp(db: Db, temporal: TemporalHarness, readiness?: Record<s
     secretBox: new SecretBox(SECRETS_KEY),
     lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000 }),
     adminApiKey: ADMIN_KEY,
+    endpoints: aggregatorEndpoints({ classpass: 'https://classpass.example.test/api' }),
     readiness: readiness ?? {
       postgres: () => pingDb(db),
       temporal: async () => {

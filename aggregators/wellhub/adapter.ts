@@ -78,7 +78,9 @@ export class WellhubAdapter implements AggregatorAdapter {
     }
     const created = await this.client.createClasses(ctx, { classes: [body] });
     const cls = created.classes[0];
-    if (cls === undefined) throw new AggregatorHttpError('wellhub', 'createClasses', undefined, false, 'answer holds no class', undefined, created);
+    if (cls === undefined) {
+      throw new AggregatorHttpError('wellhub', 'createClasses', undefined, false, 'answer holds no class', undefined, created);
+    }
     return { externalId: String(cls.id) };
   }
 

@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { sendError, type SandboxClock } from '../sandbox-kit/index.js';
 import type { BookingFlow } from './sandbox-booking-flow.js';
+import { listRange } from './sandbox-slot-range.js';
 import { slotView, type SandboxClass, type SandboxSlot, type SandboxStore } from './sandbox-store.js';
 import {
   WELLHUB_V1_STATUSES,
@@ -91,8 +92,13 @@ export function createWellhubApiRouter({ store, flow, clock }: WellhubApiDeps): 
     const body = parse(res, classCreateRequestSchema, req.body);
     if (!body) return;
     const unknown = body.classes.findIndex((cls) => !product(gym, cls.product_id));
-    if (unknown >= 0) return sendError(res, 422, `classes.${unknown}.product_id: product ${body.classes[unknown]?.product_id} does not exist for gym ${gym.id}`);
-    const created = body.classes.map((cls) => store.addClass({ ...cls, gym_id: gym.id, categories: cls.categories ?? [], created_at: clock.now() }));
+    if (unknown >= 0) {
+      const productId = body.classes[unknown]?.product_id;
+      return sendError(res, 422, `classes.${unknown}.product_id: product ${productId} does not exist for gym ${gym.id}`);
+    }
+    const created = body.classes.map((cls) =>
+      store.addClass({ ...cls, gym_id: gym.id, categories: cls.categories ?? [], created_at: clock.now() }),
+    );
     res.status(201).json({
       classes: created.map((cls) => ({
         id: cls.id,
@@ -138,7 +144,9 @@ export function createWellhubApiRouter({ store, flow, clock }: WellhubApiDeps): 
   function productProblem(gym: Gym, body: WellhubSlotBody, creating: boolean): string | undefined {
     const found = product(gym, body.product_id);
     if (!found) return `product ${body.product_id} does not exist for gym ${gym.id}`;
-    if (creating && body.virtual === true && !found.virtual) return `product ${body.product_id} is not virtual: a virtual slot needs a virtual product`;
+    if (creating && body.virtual === true && !found.virtual) {
+      return `product ${body.product_id} is not virtual: a virtual slot needs a virtual product`;
+    }
     return undefined;
   }
 
@@ -215,7 +223,14 @@ export function createWellhubApiRouter({ store, flow, clock }: WellhubApiDeps): 
     const problem = productProblem(gym, body, false);
     if (problem) return sendError(res, 422, problem);
     // PUT replaces the slot: optional fields not sent are cleared.
-    const replaced: SandboxSlot = { ...body, status: body.status ?? 1, id: slot.id, gym_id: slot.gym_id, class_id: slot.class_id, deleted: false };
+    const replaced: SandboxSlot = {
+      ...body,
+      status: body.status ?? 1,
+      id: slot.id,
+      gym_id: slot.gym_id,
+      class_id: slot.class_id,
+      deleted: false,
+    };
     store.slots.set(slot.id, replaced);
     res.status(200).json({ metadata: { total: 1, errors: 0 }, results: [slotView(replaced)] });
   });
@@ -236,9 +251,12 @@ export function createWellhubApiRouter({ store, flow, clock }: WellhubApiDeps): 
     const locale = req.query.locale;
     const parsed = localeSchema.safeParse(locale);
     if (!parsed.success) {
-      return sendError(res, 400, 'invalid request', [{ field: 'locale', message: `must be one of the allowed locales, got ${JSON.stringify(locale ?? null)}` }]);
+      const message = `must be one of the allowed locales, got ${JSON.stringify(locale ?? null)}`;
+      return sendError(res, 400, 'invalid request', [{ field: 'locale', message }]);
     }
-    const results = store.categories.filter((category) => category.locale === parsed.data).map((c) => ({ id: c.id, name: c.name, locale: c.locale }));
+    const results = store.categories
+      .filter((category) => category.locale === parsed.data)
+      .map((c) => ({ id: c.id, name: c.name, locale: c.locale }));
     res.json({ metadata: { total: results.length, errors: 0 }, results });
   });
 
@@ -278,30 +296,4 @@ export function createWellhubApiRouter({ store, flow, clock }: WellhubApiDeps): 
   });
 
   return router;
-}
-
-/**
- * The range a slot list covers. The reference: "If no from/to is informed, we will return all slots on that day",
- * read as: a missing bound is the start or end of the other bound's day (in its offset), and with neither, the
- * current UTC day.
- */
-export function listRange(from: string | undefined, to: string | undefined, now: number): [number, number] {
-  const dayOf = (iso: string | undefined): [number, number] => {
-    const offsetMs = iso !== undefined ? offsetMillis(iso) : 0;
-    const instant = iso !== undefined ? Date.parse(iso) : now;
-    const local = instant + offsetMs;
-    const start = local - (((local % 86_400_000) + 86_400_000) % 86_400_000) - offsetMs;
-    return [start, start + 86_400_000 - 1];
-  };
-  if (from !== undefined && to !== undefined) return [Date.parse(from), Date.parse(to)];
-  if (from !== undefined) return [Date.parse(from), dayOf(from)[1]];
-  if (to !== undefined) return [dayOf(to)[0], Date.parse(to)];
-  return dayOf(undefined);
-}
-
-function offsetMillis(iso: string): number {
-  const match = /([+-])(\d{2}):(\d{2})$/.exec(iso);
-  if (!match) return 0;
-  const minutes = Number(match[2]) * 60 + Number(match[3]);
-  return (match[1] === '-' ? -minutes : minutes) * 60_000;
 }

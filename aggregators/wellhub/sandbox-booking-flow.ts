@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SandboxClock } from '../sandbox-kit/index.js';
-import { SandboxControlError, answerTransition } from './sandbox-bookings.js';
+import { answerTransition } from './sandbox-booking-rules.js';
 import { bookingView, type SandboxBooking, type SandboxBookingState, type SandboxBookingUser, type SandboxStore } from './sandbox-store.js';
 import { deliverWebhook, type DeliveryPolicy, type DeliveryReport } from './sandbox-webhooks.js';
 import type { WellhubBookingStatus, WellhubEventType, WellhubWebhookPayload } from './schemas.js';
@@ -94,7 +94,9 @@ export class BookingFlow {
 
   checkIn(bookingNumber: string): SentEvent {
     const booking = this.mustFind(bookingNumber);
-    if (booking.state !== 'RESERVED') throw new SandboxControlError(409, `booking ${bookingNumber} is ${booking.state}: only a reserved booking checks in`);
+    if (booking.state !== 'RESERVED') {
+      throw new SandboxControlError(409, `booking ${bookingNumber} is ${booking.state}: only a reserved booking checks in`);
+    }
     const gym = this.options.store.gym(String(booking.gym_id));
     const url = this.urlFor(gym?.webhookUrl);
     this.move(booking, 'CHECKED_IN', 'member');
@@ -105,7 +107,9 @@ export class BookingFlow {
   answer(gymId: number, bookingNumber: string, answer: PartnerAnswer, classId?: number): AnswerOutcome {
     const booking = this.options.store.bookings.get(bookingNumber);
     if (!booking || booking.gym_id !== gymId) return { status: 404, message: `booking ${bookingNumber} not found` };
-    if (classId !== undefined && booking.class_id !== classId) return { status: 404, message: `booking ${bookingNumber} not found in class ${classId}` };
+    if (classId !== undefined && booking.class_id !== classId) {
+      return { status: 404, message: `booking ${bookingNumber} not found in class ${classId}` };
+    }
     const result = answerTransition(booking.state, booking.auto_rejected, answer.status);
     if (!result.ok) return { status: 422, message: result.message };
     if (result.changed) {
@@ -204,5 +208,16 @@ export class BookingFlow {
     const done = () => this.inFlight.delete(delivery);
     delivery.then(done, done);
     return { booking: bookingView(booking), event, delivery };
+  }
+}
+
+/** A control request the sandbox cannot carry out, with the HTTP status its control API answers. */
+export class SandboxControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SandboxControlError';
   }
 }

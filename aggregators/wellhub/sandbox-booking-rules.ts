@@ -15,7 +15,9 @@ export type TransitionResult = { ok: true; changed: boolean } | { ok: false; mes
 export function answerTransition(state: SandboxBookingState, autoRejected: boolean, answer: WellhubBookingStatus): TransitionResult {
   const refuse = (message: string): TransitionResult => ({ ok: false, message });
   const terminal: Partial<Record<SandboxBookingState, string>> = {
-    REJECTED: autoRejected ? 'the booking was already rejected by Wellhub: no answer came within 15 minutes' : 'the booking was already rejected',
+    REJECTED: autoRejected
+      ? 'the booking was already rejected by Wellhub: no answer came within 15 minutes'
+      : 'the booking was already rejected',
     CANCELLED_BY_GYM: 'the booking was already cancelled by the gym',
     CANCELLED_BY_USER: 'the booking was already cancelled by the member',
     LATE_CANCELLED: 'the booking was already cancelled late by the member',
@@ -36,16 +38,5 @@ export function answerTransition(state: SandboxBookingState, autoRejected: boole
       if (state === 'CANCELLED_BY_GYM' || state === 'CANCELLED_BY_USER' || state === 'LATE_CANCELLED') return { ok: true, changed: false };
       if (state === 'PENDING') return refuse('cannot cancel a booking request that was never reserved: answer it with REJECTED');
       return refuse(`cannot cancel: ${terminal[state]}`);
-  }
-}
-
-/** A control request the sandbox cannot carry out, with the HTTP status its control API answers. */
-export class SandboxControlError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SandboxControlError';
   }
 }

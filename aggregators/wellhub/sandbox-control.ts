@@ -1,8 +1,7 @@
 import { Router, json, type Response } from 'express';
 import { z } from 'zod';
 import { sendError } from '../sandbox-kit/index.js';
-import { SandboxControlError } from './sandbox-bookings.js';
-import type { BookingFlow, SentEvent } from './sandbox-booking-flow.js';
+import { SandboxControlError, type BookingFlow, type SentEvent } from './sandbox-booking-flow.js';
 import { bookingView, type SandboxStore } from './sandbox-store.js';
 import { toFieldIssues } from './schemas.js';
 
@@ -48,7 +47,8 @@ export function createWellhubControlRouter({ store, flow, webhookUrl, setWebhook
     const parsed = bookingRequestBody.safeParse(req.body ?? {});
     if (!parsed.success) return sendError(res, 400, 'invalid booking request', toFieldIssues(parsed.error));
     const body = parsed.data;
-    run(res, () => flow.requestBooking({ gymId: body.gym_id, slotId: body.slot_id, classId: body.class_id, user: body.user, bookingNumber: body.booking_number }), 201);
+    const input = { gymId: body.gym_id, slotId: body.slot_id, classId: body.class_id, user: body.user, bookingNumber: body.booking_number };
+    run(res, () => flow.requestBooking(input), 201);
   });
 
   router.post('/bookings/:booking_number/cancel', (req, res) => {

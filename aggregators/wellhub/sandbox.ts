@@ -186,7 +186,10 @@ export function createWellhubSandbox(options: WellhubSandboxOptions = {}): Wellh
 export async function startWellhubSandbox(options: WellhubSandboxOptions & ListenOptions = {}): Promise<RunningWellhubSandbox> {
   const sandbox = createWellhubSandbox(options);
   const seeds = options.gyms ?? DEFAULT_SANDBOX_GYMS;
-  const server = await listen(sandbox.app, { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host !== undefined ? { host: options.host } : {}) });
+  const server = await listen(sandbox.app, {
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
+  });
   return {
     ...sandbox,
     url: server.url,

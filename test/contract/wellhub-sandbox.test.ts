@@ -252,35 +252,51 @@ describe('the 15-minute deadline', () => {
     });
     expect(await response.json()).toEqual({ now: new Date(sandbox.clock.now()).toISOString(), pendingTimers: 0 });
     expect(sandbox.booking(booking.booking_number)?.state).toBe('REJECTED');
-    expect((await fetch(`${sandbox.url}/__sandbox/clock/advance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":-1}' })).status).toBe(400);
+    const backwards = await fetch(`${sandbox.url}/__sandbox/clock/advance`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"ms":-1}',
+    });
+    expect(backwards.status).toBe(400);
   });
 
-  it('on a clock following real time the deadline fires by itself, and advance() brings it forward too', async () => {
-    const live = await startWellhubSandbox({ bookingDeadlineMs: 150, webhookUrl: receiver.url });
+  describe('on a clock following real time', () => {
     // These sandboxes run on real time, so the client judges "in the future" on real time too.
     const realTimeAdapter = createWellhubAdapter({ timeoutMs: 2_000 });
-    try {
-      const classId = (await realTimeAdapter.client.createClasses(live.connection(), { classes: [{ name: 'Y', description: '', bookable: true, visible: true, product_id: 1 }] })).classes[0]!.id;
+
+    async function pendingRequestOn(live: RunningWellhubSandbox) {
+      const cls = { name: 'Y', description: '', bookable: true, visible: true, product_id: 1 };
+      const classId = (await realTimeAdapter.client.createClasses(live.connection(), { classes: [cls] })).classes[0]!.id;
       const occur = formatInOffset(new Date(Date.now() + 86_400_000), '+00:00');
-      const created = await realTimeAdapter.client.createSlot(live.connection(), String(classId), { occur_date: occur, length_in_minutes: 30, total_capacity: 5, total_booked: 0, product_id: 1 });
-      const byItself = live.sendBookingRequest({ gymId: 1, slotId: created.id });
-      await sleep(300);
-      expect(live.booking(byItself.booking.booking_number)?.state).toBe('REJECTED');
-      const liveDefault = await startWellhubSandbox({ webhookUrl: receiver.url });
-      try {
-        const cls = (await realTimeAdapter.client.createClasses(liveDefault.connection(), { classes: [{ name: 'Y', description: '', bookable: true, visible: true, product_id: 1 }] })).classes[0]!.id;
-        const s = await realTimeAdapter.client.createSlot(liveDefault.connection(), String(cls), { occur_date: occur, length_in_minutes: 30, total_capacity: 5, total_booked: 0, product_id: 1 });
-        const advanced = liveDefault.sendBookingRequest({ gymId: 1, slotId: s.id });
-        await liveDefault.clock.advance(15 * MINUTE);
-        expect(liveDefault.booking(advanced.booking.booking_number)?.state).toBe('REJECTED');
-      } finally {
-        await liveDefault.settle();
-        await liveDefault.close();
-      }
-    } finally {
-      await live.settle();
-      await live.close();
+      const body = { occur_date: occur, length_in_minutes: 30, total_capacity: 5, total_booked: 0, product_id: 1 };
+      const created = await realTimeAdapter.client.createSlot(live.connection(), String(classId), body);
+      return live.sendBookingRequest({ gymId: 1, slotId: created.id }).booking.booking_number;
     }
+
+    it('the deadline fires by itself', async () => {
+      const live = await startWellhubSandbox({ bookingDeadlineMs: 150, webhookUrl: receiver.url });
+      try {
+        const bookingNumber = await pendingRequestOn(live);
+        expect(live.booking(bookingNumber)?.state).toBe('PENDING');
+        await sleep(300);
+        expect(live.booking(bookingNumber)).toMatchObject({ state: 'REJECTED', auto_rejected: true });
+      } finally {
+        await live.settle();
+        await live.close();
+      }
+    });
+
+    it('advance() brings the deadline forward', async () => {
+      const live = await startWellhubSandbox({ webhookUrl: receiver.url });
+      try {
+        const bookingNumber = await pendingRequestOn(live);
+        await live.clock.advance(15 * MINUTE);
+        expect(live.booking(bookingNumber)).toMatchObject({ state: 'REJECTED', auto_rejected: true });
+      } finally {
+        await live.settle();
+        await live.close();
+      }
+    });
   });
 });
 

@@ -1,15 +1,4 @@
-import {
-  DEFAULT_REASON_CODES,
-  STANDARD_BOOKING_DEADLINE_MS,
-  STANDARD_RETRY_DELAYS_MS,
-  STANDARD_WEBHOOK_TIMEOUT_MS,
-  createPartnerAdapter,
-  createPartnerSandbox,
-  startPartnerSandbox,
-  type PartnerAdapterOptions,
-  type PartnerProfile,
-  type PartnerSandboxOptions,
-} from '../partner/index.js';
+import { asyncPartnerProfile, partnerBindings } from '../partner/index.js';
 
 /**
  * EGYM Wellpass on the generic partner contract. Public (help-centre article): schedule push, bookings and
@@ -18,22 +7,16 @@ import {
  * cancelBookingByGym and the cancellation flow uses cancelSession. The rest is our assumption to certify
  * (aggregators/partner/CONTRACT.md).
  */
-export const egymWellpassProfile: PartnerProfile = {
+export const egymWellpassProfile = asyncPartnerProfile({
   aggregator: 'egym_wellpass',
   displayName: 'EGYM Wellpass',
   defaultBaseUrl: 'https://partner-api.egym-wellpass.invalid',
-  capabilities: {
-    cancelsWholeSessions: true,
-    answersBookingsSynchronously: false,
-    bookingDeadlineMs: STANDARD_BOOKING_DEADLINE_MS,
-  },
-  reasonCodes: DEFAULT_REASON_CODES,
-  webhooks: { timeoutMs: STANDARD_WEBHOOK_TIMEOUT_MS, retryDelaysMs: STANDARD_RETRY_DELAYS_MS },
-};
+  capabilities: { cancelsWholeSessions: true },
+});
 
-export const createEgymWellpassAdapter = (options?: PartnerAdapterOptions) => createPartnerAdapter(egymWellpassProfile, options);
+export const {
+  createAdapter: createEgymWellpassAdapter,
+  createSandbox: createEgymWellpassSandbox,
+  startSandbox: startEgymWellpassSandbox,
+} = partnerBindings(egymWellpassProfile);
 export const egymWellpassAdapter = createEgymWellpassAdapter();
-
-export const createEgymWellpassSandbox = (options: PartnerSandboxOptions) => createPartnerSandbox(egymWellpassProfile, options);
-export const startEgymWellpassSandbox = (options: Parameters<typeof startPartnerSandbox>[1]) =>
-  startPartnerSandbox(egymWellpassProfile, options);

@@ -1,12 +1,4 @@
-import {
-  DEFAULT_REASON_CODES,
-  createPartnerAdapter,
-  createPartnerSandbox,
-  startPartnerSandbox,
-  type PartnerAdapterOptions,
-  type PartnerProfile,
-  type PartnerSandboxOptions,
-} from '../partner/index.js';
+import { DEFAULT_REASON_CODES, partnerBindings, type PartnerProfile } from '../partner/index.js';
 
 /** Onefit waits about a second for the decision; we take the whole second as its timeout and our deadline. */
 const ONEFIT_ANSWER_MS = 1_000;
@@ -31,8 +23,9 @@ export const onefitProfile: PartnerProfile = {
   webhooks: { timeoutMs: ONEFIT_ANSWER_MS, retryDelaysMs: [] },
 };
 
-export const createOnefitAdapter = (options?: PartnerAdapterOptions) => createPartnerAdapter(onefitProfile, options);
+export const {
+  createAdapter: createOnefitAdapter,
+  createSandbox: createOnefitSandbox,
+  startSandbox: startOnefitSandbox,
+} = partnerBindings(onefitProfile);
 export const onefitAdapter = createOnefitAdapter();
-
-export const createOnefitSandbox = (options: PartnerSandboxOptions) => createPartnerSandbox(onefitProfile, options);
-export const startOnefitSandbox = (options: Parameters<typeof startPartnerSandbox>[1]) => startPartnerSandbox(onefitProfile, options);

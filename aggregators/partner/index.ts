@@ -4,7 +4,9 @@
  */
 export { createPartnerAdapter, partnerErrorCode, type PartnerAdapter, type PartnerAdapterOptions } from './adapter.js';
 export { idempotencyKey, temporalActivityScope, type IdempotencyScope } from './idempotency.js';
+export { partnerBindings } from './bindings.js';
 export {
+  asyncPartnerProfile,
   STANDARD_BOOKING_DEADLINE_MS,
   STANDARD_RETRY_DELAYS_MS,
   STANDARD_WEBHOOK_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import type { Aggregator } from '../../domain/model.js';
 import type { RejectReason } from '../../domain/reasons.js';
 import type { AdapterCapabilities } from '../types.js';
-import type { PartnerReasonCode } from './reasons.js';
+import { DEFAULT_REASON_CODES, type PartnerReasonCode } from './reasons.js';
 
 /**
  * What differs between the aggregators on the generic partner contract. Everything in a profile except the facts
@@ -28,3 +28,25 @@ export const STANDARD_RETRY_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000
 export const STANDARD_WEBHOOK_TIMEOUT_MS = 10_000;
 /** Wellhub's published deadline, assumed for the asynchronous aggregators that publish none. */
 export const STANDARD_BOOKING_DEADLINE_MS = 15 * 60_000;
+
+/**
+ * A profile with the assumptions shared by the asynchronous aggregators (answer by a later call, 15-minute deadline,
+ * redelivery on the standard schedule); `capabilities` overrides what is known to differ.
+ */
+export function asyncPartnerProfile(
+  base: Pick<PartnerProfile, 'aggregator' | 'displayName' | 'defaultBaseUrl'> & { capabilities?: Partial<AdapterCapabilities> },
+): PartnerProfile {
+  return {
+    aggregator: base.aggregator,
+    displayName: base.displayName,
+    defaultBaseUrl: base.defaultBaseUrl,
+    capabilities: {
+      cancelsWholeSessions: false,
+      answersBookingsSynchronously: false,
+      bookingDeadlineMs: STANDARD_BOOKING_DEADLINE_MS,
+      ...base.capabilities,
+    },
+    reasonCodes: DEFAULT_REASON_CODES,
+    webhooks: { timeoutMs: STANDARD_WEBHOOK_TIMEOUT_MS, retryDelaysMs: STANDARD_RETRY_DELAYS_MS },
+  };
+}

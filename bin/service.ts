@@ -142,7 +142,11 @@ async function main(): Promise<void> {
         db,
         logger,
         secretBox: new SecretBox(config.secretsKey ?? ''),
-        lifecycle: temporalLifecycleControl(client, { taskQueue: config.temporal.taskQueue, syncIntervalMs: config.sync.intervalMs }),
+        lifecycle: temporalLifecycleControl(client, {
+          taskQueue: config.temporal.taskQueue,
+          syncIntervalMs: config.sync.intervalMs,
+          logger,
+        }),
         adminApiKey: config.api.adminApiKey,
         publicBaseUrl: config.api.publicBaseUrl,
         readiness: {

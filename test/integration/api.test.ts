@@ -1,12 +1,16 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { aggregatorEndpoints } from '../../aggregators/registry.js';
+import { createApp } from '../../api/app.js';
+import { temporalLifecycleControl } from '../../api/lifecycle-control.js';
+import { SecretBox } from '../../lib/secrets.js';
 import { WELLHUB_PRODUCTION_BASE_URL } from '../../aggregators/wellhub/index.js';
 import type { Db } from '../../db/index.js';
 import { lifecycleStateQuery } from '../../workflows/activity-lifecycle.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { ADMIN_KEY, buildApp, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
+import { ADMIN_KEY, SECRETS_KEY, buildApp, logger, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
 
 let db: Db;
 let drop: () => Promise<void>;
@@ -253,6 +257,29 @@ describe('activities and their lifecycle workflow', () => {
     const running = await temporal.client.workflow.count(`TaskQueue = "${temporal.taskQueue}" AND ExecutionStatus = "Running"`);
     const activities = await db.selectFrom('activities').select('id').where('allow_aggregator_bookings', '=', true).execute();
     expect(running.count).toBeLessThanOrEqual(activities.length);
+  });
+
+  it('answers 503 and writes nothing when Temporal cannot start the lifecycle', async () => {
+    const { key } = await newCompany();
+    const venueId = await newVenue(key);
+    const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 }) });
+    const broken = createApp({
+      db,
+      logger,
+      secretBox: new SecretBox(SECRETS_KEY),
+      lifecycle: temporalLifecycleControl(unreachable, { taskQueue: temporal.taskQueue, syncIntervalMs: 60_000, logger, rpcDeadlineMs: 1_000 }),
+      adminApiKey: ADMIN_KEY,
+      endpoints: aggregatorEndpoints({}),
+      readiness: {},
+    });
+    const before = await tableCounts();
+    const res = await request(broken)
+      .post('/v1/activities')
+      .set(bearer(key))
+      .send({ venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true } });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('temporal_unavailable');
+    expect(await tableCounts()).toEqual(before);
   });
 
   it('refuses a session without a UTC offset and a second identical session', async () => {

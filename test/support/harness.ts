@@ -84,7 +84,7 @@ export function buildApp(db: Db, temporal: TemporalHarness, readiness?: Record<s
     db,
     logger,
     secretBox: new SecretBox(SECRETS_KEY),
-    lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000 }),
+    lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000, logger }),
     adminApiKey: ADMIN_KEY,
     endpoints: aggregatorEndpoints({ classpass: 'https://classpass.example.test/api' }),
     readiness: readiness ?? {

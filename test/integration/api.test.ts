@@ -192,6 +192,14 @@ describe('activities and their lifecycle workflow', () => {
       'lifecycle row',
     );
     expect(recorded).toMatchObject({ status: 'running', workflow_id: workflowId, run_id: description.runId, last_sync_reason: 'start' });
+    const pilates = await request(app).post('/v1/activities').set(bearer(key)).send({ venueId, name: 'Pilates', maxParticipants: 6 });
+    const listed = await request(app).get(`/v1/activities?venueId=${venueId}`).set(bearer(key));
+    expect(listed.body.items.map((a: { id: string }) => a.id)).toEqual([activityId, pilates.body.id]);
+    expect(listed.body.items[0]).toMatchObject({
+      registrationRules: { aggregatorQuotas: { classpass: 3, wellhub: 2 } },
+      lifecycle: { workflowId, status: 'running' },
+    });
+    expect(listed.body.items[1]).toMatchObject({ registrationRules: { aggregatorQuotas: {} }, lifecycle: null });
 
     // A session added while opted in reaches the workflow as a change and triggers a sync pass.
     const session = await request(app)

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/index.js';
 import { migrateToLatest } from '../../db/migrate.js';
 import { createTestDatabase } from '../support/harness.js';
+import { seedActivity } from '../support/seed.js';
 
 let db: Db;
 let drop: () => Promise<void>;
@@ -12,23 +13,13 @@ beforeAll(async () => {
 afterAll(async () => drop?.());
 
 async function seed(companyName = 'C') {
-  const company = await db.insertInto('companies').values({ name: companyName }).returning('id').executeTakeFirstOrThrow();
-  const venue = await db
-    .insertInto('venues')
-    .values({ company_id: company.id, name: 'V', time_zone: 'Europe/Berlin' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const activity = await db
-    .insertInto('activities')
-    .values({ company_id: company.id, venue_id: venue.id, name: 'Yoga', description: '', category: null, max_participants: 10, aggregator_limit: null, booking_opens_minutes_before: null })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const { companyId, venueId, activityId } = await seedActivity(db, { companyName });
   const session = await db
     .insertInto('sessions')
     .values({
-      company_id: company.id,
-      venue_id: venue.id,
-      activity_id: activity.id,
+      company_id: companyId,
+      venue_id: venueId,
+      activity_id: activityId,
       starts_at: new Date('2030-01-01T10:00:00Z'),
       utc_offset: '+01:00',
       duration_minutes: 60,
@@ -39,8 +30,8 @@ async function seed(companyName = 'C') {
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const customer = await db.insertInto('customers').values({ company_id: company.id, name: 'Mia', email: null }).returning('id').executeTakeFirstOrThrow();
-  return { companyId: company.id, venueId: venue.id, activityId: activity.id, sessionId: session.id, customerId: customer.id };
+  const customer = await db.insertInto('customers').values({ company_id: companyId, name: 'Mia', email: null }).returning('id').executeTakeFirstOrThrow();
+  return { companyId, venueId, activityId, sessionId: session.id, customerId: customer.id };
 }
 
 const booking = (s: Awaited<ReturnType<typeof seed>>, overrides: Record<string, unknown> = {}) => ({

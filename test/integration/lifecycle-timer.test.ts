@@ -9,6 +9,7 @@ import { testServerExecutable } from '../../temporal/binaries.js';
 import { activityChangedSignal, activityLifecycleWorkflow, lifecycleStateQuery, optOutSignal } from '../../workflows/activity-lifecycle.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { createTestDatabase, eventually } from '../support/harness.js';
+import { seedActivity } from '../support/seed.js';
 
 /**
  * The lifecycle's periodic reconciliation runs on the real 30-minute interval, on the time-skipping test server:
@@ -28,24 +29,9 @@ afterAll(async () => {
   await drop?.();
 });
 
-async function seedActivity(): Promise<{ companyId: string; venueId: string; activityId: string }> {
-  const company = await db.insertInto('companies').values({ name: 'Timer studio' }).returning('id').executeTakeFirstOrThrow();
-  const venue = await db
-    .insertInto('venues')
-    .values({ company_id: company.id, name: 'Hall', time_zone: 'Europe/Amsterdam' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const activity = await db
-    .insertInto('activities')
-    .values({ company_id: company.id, venue_id: venue.id, name: 'Yoga', description: '', category: null, max_participants: 10, aggregator_limit: null, booking_opens_minutes_before: null, allow_aggregator_bookings: true })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return { companyId: company.id, venueId: venue.id, activityId: activity.id };
-}
-
 describe('activity lifecycle timer (time-skipping server)', () => {
   it('reconciles every 30 minutes, syncs on change without waiting, and stops on opt-out', async () => {
-    const ids = await seedActivity();
+    const ids = await seedActivity(db, { optedIn: true });
     const taskQueue = `timer-${randomUUID()}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,

@@ -4,6 +4,7 @@ import { AggregatorHttpError } from '../../aggregators/http.js';
 import { createSandboxClock, listen } from '../../aggregators/sandbox-kit/index.js';
 import type { ConnectionContext, SessionListing } from '../../aggregators/types.js';
 import { createWellhubAdapter, type WellhubAdapter } from '../../aggregators/wellhub/index.js';
+import { NOW } from '../support/wellhub.js';
 import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
 
 /**
@@ -11,7 +12,6 @@ import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregato
  * Temporal: retryable or not, Retry-After honoured, Wellhub's message carried.
  */
 
-const NOW = Date.UTC(2030, 0, 15, 12, 0, 0);
 const TIMEOUT_MS = 400;
 
 let sandbox: RunningWellhubSandbox;

@@ -5,6 +5,7 @@ import { formatInOffset } from '../../domain/time.js';
 import { createSandboxClock, listen } from '../../aggregators/sandbox-kit/index.js';
 import type { ConnectionContext } from '../../aggregators/types.js';
 import { createWellhubAdapter, parseWellhubWebhook, verifyWellhubSignature, type WellhubAdapter } from '../../aggregators/wellhub/index.js';
+import { NOW } from '../support/wellhub.js';
 import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
 
 /**
@@ -12,7 +13,6 @@ import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregato
  * webhooks with Wellhub's resend policy, the 15-minute auto-reject on a clock tests advance, and the inspection API.
  */
 
-const NOW = Date.UTC(2030, 0, 15, 12, 0, 0);
 const MINUTE = 60_000;
 const SECRET = 'gym-5-secret';
 

@@ -10,6 +10,7 @@ import {
   type WellhubSlotBody,
 } from '../../aggregators/wellhub/index.js';
 import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
+import { DAY, HOUR, NOW, TEST_GYMS } from '../support/wellhub.js';
 
 /**
  * Every validation the reference documents, each checked twice: our client refuses to send a request that breaks
@@ -17,9 +18,6 @@ import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregato
  * the documented status naming the failing field. Then the other status codes: 409, 422, 401, 404.
  */
 
-const NOW = Date.UTC(2030, 0, 15, 12, 0, 0);
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const at = (offsetMs: number) => formatInOffset(new Date(NOW + offsetMs), '-05:00');
 const TOKEN = 'gym-7-token';
 
@@ -32,18 +30,7 @@ beforeAll(async () => {
   const clock = createSandboxClock({ start: NOW, frozen: true });
   sandbox = await startWellhubSandbox({
     clock,
-    gyms: [
-      {
-        id: 7,
-        token: TOKEN,
-        webhookSecret: 'gym-7-secret',
-        products: [
-          { product_id: 11, name: 'Yoga', virtual: false },
-          { product_id: 12, name: 'Online yoga', virtual: true },
-        ],
-      },
-      { id: 8, token: 'gym-8-token', webhookSecret: 'gym-8-secret', products: [{ product_id: 21, name: 'Swimming', virtual: false }] },
-    ],
+    gyms: TEST_GYMS,
   });
   adapter = createWellhubAdapter({ timeoutMs: 2_000, now: () => clock.now() });
   ctx = { ...sandbox.connection(7), settings: { productId: 11 } };

@@ -5,15 +5,13 @@ import { createSandboxClock } from '../../aggregators/sandbox-kit/index.js';
 import type { ActivityListing, ConnectionContext, SessionListing } from '../../aggregators/types.js';
 import { WELLHUB_LOCALES, createWellhubAdapter, type WellhubAdapter } from '../../aggregators/wellhub/index.js';
 import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
+import { DAY, HOUR, NOW, TEST_GYMS } from '../support/wellhub.js';
 
 /**
  * The Wellhub adapter against the Wellhub sandbox over real HTTP: every endpoint of the reference, through the
  * adapter's interface methods and its extra typed methods, checked against what the sandbox received and holds.
  */
 
-const NOW = Date.UTC(2030, 0, 15, 12, 0, 0);
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const at = (offsetMs: number) => formatInOffset(new Date(NOW + offsetMs), '+01:00');
 
 let sandbox: RunningWellhubSandbox;
@@ -24,18 +22,7 @@ beforeAll(async () => {
   const clock = createSandboxClock({ start: NOW, frozen: true });
   sandbox = await startWellhubSandbox({
     clock,
-    gyms: [
-      {
-        id: 7,
-        token: 'gym-7-token',
-        webhookSecret: 'gym-7-secret',
-        products: [
-          { product_id: 11, name: 'Yoga', virtual: false },
-          { product_id: 12, name: 'Online yoga', virtual: true },
-        ],
-      },
-      { id: 8, token: 'gym-8-token', webhookSecret: 'gym-8-secret', products: [{ product_id: 21, name: 'Swimming', virtual: false }] },
-    ],
+    gyms: TEST_GYMS,
     categories: WELLHUB_LOCALES.flatMap((locale, i) => [
       { id: 1, name: `Meditation (${locale})`, locale },
       { id: 2 + i, name: `Yoga (${locale})`, locale },

@@ -62,7 +62,6 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(express.json({ limit: '256kb', strict: true, type: ['application/json', 'application/*+json'] }));
 
   const routes = allRoutes(deps);
   const document = openApiDocument(routes, { version: deps.version ?? '0.1.0', serverUrl: deps.publicBaseUrl });

@@ -1,4 +1,6 @@
 import { AGGREGATORS, CONNECTION_STATUSES, SESSION_STATUSES } from '../domain/model.js';
+import { CROSS_FIELD_RULE } from './errors.js';
+import { text } from './text.js';
 import { z } from './zod.js';
 
 export const ErrorSchema = z
@@ -15,20 +17,11 @@ export const ErrorSchema = z
 export const Uuid = z.uuid();
 export const AggregatorSchema = z.enum(AGGREGATORS).meta({ id: 'Aggregator' });
 
-const timeZone = z
-  .string()
-  .min(1)
-  .max(64)
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be an IANA time zone such as Europe/Berlin');
+/** The IANA time zone names this runtime knows (its canonical list, plus UTC), so the document can list them. */
+export const TIME_ZONES = [...new Set([...Intl.supportedValuesOf('timeZone'), 'UTC'])].sort() as [string, ...string[]];
+const timeZone = z.enum(TIME_ZONES).meta({ id: 'TimeZone', description: 'IANA time zone name, e.g. Europe/Berlin' });
 
-const name = z.string().trim().min(1).max(200);
+const name = text({ max: 200 });
 const timestamp = z.iso.datetime({ offset: true });
 
 // --- companies ---------------------------------------------------------------------------------------------------
@@ -52,7 +45,7 @@ export const UpdateVenueBody = z
   .object({ name: name.optional(), timeZone: timeZone.optional() })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateVenue' });
+  .meta({ id: 'UpdateVenue', minProperties: 1 });
 export const Venue = z
   .object({ id: Uuid, companyId: Uuid, name: z.string(), timeZone: z.string(), createdAt: timestamp, updatedAt: timestamp })
   .meta({ id: 'Venue' });
@@ -61,10 +54,14 @@ export const Venue = z
 
 const credentials = z
   .object({
-    apiToken: z.string().min(1).max(4096).optional(),
-    webhookSecret: z.string().min(8).max(4096).optional(),
+    apiToken: text({ max: 4096, trim: false }).optional(),
+    webhookSecret: text({ min: 8, max: 4096, trim: false }).optional(),
   })
   .strict();
+const externalVenueId = text({ max: 200 });
+const settings = z
+  .record(text({ min: 0, max: 100 }), z.union([text({ min: 0, max: 2000, trim: false }), z.number(), z.boolean()]))
+  .meta({ description: 'Product mapping and other non-secret settings, e.g. { "productId": 1 } for Wellhub' });
 const httpUrl = z
   .url({ protocol: /^https?$/ })
   .max(2000)
@@ -74,12 +71,9 @@ export const CreateConnectionBody = z
   .object({
     aggregator: AggregatorSchema,
     status: z.enum(CONNECTION_STATUSES).default('requested'),
-    externalVenueId: z.string().trim().min(1).max(200).optional().meta({ description: "The aggregator's id for the venue (Wellhub gym_id)" }),
+    externalVenueId: externalVenueId.optional().meta({ description: "The aggregator's id for the venue (Wellhub gym_id)" }),
     apiBaseUrl: httpUrl.optional(),
-    settings: z
-      .record(z.string().max(100), z.union([z.string().max(2000), z.number(), z.boolean()]))
-      .default({})
-      .meta({ description: 'Product mapping and other non-secret settings, e.g. { "productId": 1 } for Wellhub' }),
+    settings: settings.default({}),
     credentials: credentials.optional().meta({ description: 'Write-only: never returned' }),
   })
   .strict()
@@ -88,14 +82,14 @@ export const CreateConnectionBody = z
 export const UpdateConnectionBody = z
   .object({
     status: z.enum(CONNECTION_STATUSES).optional(),
-    externalVenueId: z.string().trim().min(1).max(200).nullable().optional(),
+    externalVenueId: externalVenueId.nullable().optional(),
     apiBaseUrl: httpUrl.nullable().optional(),
-    settings: z.record(z.string().max(100), z.union([z.string().max(2000), z.number(), z.boolean()])).optional(),
+    settings: settings.optional(),
     credentials: credentials.optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateConnection' });
+  .meta({ id: 'UpdateConnection', minProperties: 1 });
 
 export const Connection = z
   .object({
@@ -158,9 +152,9 @@ const registrationRulesInput = z
 export const CreateActivityBody = z
   .object({
     venueId: Uuid,
-    name: z.string().trim().min(1).max(255),
-    description: z.string().max(5000).default(''),
-    category: z.string().trim().min(1).max(100).nullable().default(null),
+    name: text({ max: 255 }),
+    description: text({ min: 0, max: 5000 }).default(''),
+    category: text({ max: 100 }).nullable().default(null),
     maxParticipants: z.number().int().min(1).max(32000),
     registrationRules: registrationRulesInput.default({}),
   })
@@ -169,15 +163,15 @@ export const CreateActivityBody = z
 
 export const UpdateActivityBody = z
   .object({
-    name: z.string().trim().min(1).max(255).optional(),
-    description: z.string().max(5000).optional(),
-    category: z.string().trim().min(1).max(100).nullable().optional(),
+    name: text({ max: 255 }).optional(),
+    description: text({ min: 0, max: 5000 }).optional(),
+    category: text({ max: 100 }).nullable().optional(),
     maxParticipants: z.number().int().min(1).max(32000).optional(),
     registrationRules: registrationRulesInput.optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateActivity' });
+  .meta({ id: 'UpdateActivity', minProperties: 1 });
 
 export const Activity = z
   .object({
@@ -199,7 +193,7 @@ export const Activity = z
 
 // --- sessions ----------------------------------------------------------------------------------------------------
 
-const instructor = z.object({ name: z.string().trim().min(1).max(100), substitute: z.boolean().default(false) }).strict();
+const instructor = z.object({ name: text({ max: 100 }), substitute: z.boolean().default(false) }).strict();
 
 export const CreateSessionBody = z
   .object({
@@ -208,7 +202,7 @@ export const CreateSessionBody = z
       example: '2026-12-01T18:00:00+01:00',
     }),
     durationMinutes: z.number().int().min(1).max(1440),
-    room: z.string().trim().min(2).max(200).nullable().default(null),
+    room: text({ min: 2, max: 200 }).nullable().default(null),
     instructors: z.array(instructor).max(20).default([]),
     capacityOverride: z.number().int().min(0).max(32000).nullable().default(null),
     aggregatorLimitOverride: z.number().int().min(0).max(32000).nullable().default(null),
@@ -220,14 +214,14 @@ export const UpdateSessionBody = z
   .object({
     startsAt: timestamp.optional(),
     durationMinutes: z.number().int().min(1).max(1440).optional(),
-    room: z.string().trim().min(2).max(200).nullable().optional(),
+    room: text({ min: 2, max: 200 }).nullable().optional(),
     instructors: z.array(instructor).max(20).optional(),
     capacityOverride: z.number().int().min(0).max(32000).nullable().optional(),
     aggregatorLimitOverride: z.number().int().min(0).max(32000).nullable().optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateSession' });
+  .meta({ id: 'UpdateSession', minProperties: 1 });
 
 export const Session = z
   .object({
@@ -254,6 +248,14 @@ export const SessionListQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict()
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: 'from must not be after to', path: ['from'] });
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), rule('from must not be after to', ['from']));
+
+/**
+ * A refinement the document cannot express (it relates two fields): failing it answers 422, not 400.
+ * `validationError` reads the marker.
+ */
+export function rule(message: string, path: string[]) {
+  return { message, path, params: { [CROSS_FIELD_RULE]: true } };
+}
 
 export const listOf = <T extends z.ZodType>(item: T, id: string) => z.object({ items: z.array(item) }).meta({ id });

@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../../db/index.js';
 import type { ActivitiesTable } from '../../db/schema.js';
 import { companyOf } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { ApiError, ruleViolation } from '../errors.js';
 import type { LifecycleControl } from '../lifecycle-control.js';
 import { presentActivity } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
@@ -12,7 +12,7 @@ import { findVenue } from './venues.js';
 
 type Quotas = Partial<Record<string, number>>;
 
-/** The rules that need more than one field: checked here so the caller gets a 400 that names the field. */
+/** The rules that relate fields (and stored state) the document cannot express: a 422 that names the field. */
 function checkRules(rules: {
   maxParticipants: number;
   aggregatorLimit: number | null;
@@ -21,7 +21,7 @@ function checkRules(rules: {
   closesBefore: number;
 }): void {
   const fail = (path: string, message: string) => {
-    throw new ApiError(400, 'validation_failed', `invalid request: body.${path}: ${message}`, [{ location: 'body', path, message }]);
+    throw ruleViolation([{ location: 'body', path, message }]);
   };
   if (rules.aggregatorLimit !== null && rules.aggregatorLimit > rules.maxParticipants) {
     fail('registrationRules.aggregatorLimit', `must not exceed maxParticipants (${rules.maxParticipants})`);
@@ -76,7 +76,7 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       auth: 'company',
       body: CreateActivityBody,
       response: { status: 201, description: 'Created', schema: Activity },
-      errors: [404, 503],
+      errors: [404, 422, 503],
       location: (a) => `/v1/activities/${a.id}`,
       handler: async ({ body, auth }) => {
         const venue = await findVenue(db, companyOf(auth), body.venueId);
@@ -152,7 +152,7 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       params: ActivityParams,
       body: UpdateActivityBody,
       response: { status: 200, description: 'The changed activity', schema: Activity },
-      errors: [404, 503],
+      errors: [404, 422, 503],
       handler: async ({ params, body, auth }) => {
         const row = await db.transaction().execute(async (trx) => {
           const current = await findActivity(trx, companyOf(auth), params.activityId, true);

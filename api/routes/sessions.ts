@@ -72,7 +72,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       params: z.object({ activityId: Uuid }),
       query: SessionListQuery,
       response: { status: 200, description: 'Sessions', schema: listOf(Session, 'SessionList') },
-      errors: [404],
+      errors: [404, 422],
       handler: async ({ params, query, auth }) => {
         const activity = await findActivity(db, companyOf(auth), params.activityId);
         let q = db.selectFrom('sessions').selectAll().where('activity_id', '=', activity.id);

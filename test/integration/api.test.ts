@@ -237,22 +237,22 @@ describe('activities and their lifecycle workflow', () => {
     );
   });
 
-  it('rejects invalid input with a 400 that names the field, writes no row and starts no workflow', async () => {
+  it('rejects invalid input with a 400 (or 422 for a cross-field rule) that names the field, writes no row and starts no workflow', async () => {
     const { key } = await newCompany();
     const venueId = await newVenue(key);
     const before = await tableCounts();
-    const cases: Array<[string, string, object, string]> = [
-      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 0, registrationRules: { allowAggregatorBookings: true } }, 'maxParticipants'],
-      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, aggregatorLimit: 11 } }, 'registrationRules.aggregatorLimit'],
-      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, aggregatorLimit: 3, aggregatorQuotas: { wellhub: 4 } } }, 'registrationRules.aggregatorQuotas.wellhub'],
-      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, aggregatorQuotas: { gymbook: 1 } } }, 'registrationRules.aggregatorQuotas'],
-      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, surprise: true }, ''],
-      ['post', '/v1/venues', { name: 'X', timeZone: 'Mars/Olympus' }, 'timeZone'],
+    const cases: Array<[string, string, object, string, 400 | 422]> = [
+      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 0, registrationRules: { allowAggregatorBookings: true } }, 'maxParticipants', 400],
+      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, aggregatorLimit: 11 } }, 'registrationRules.aggregatorLimit', 422],
+      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, aggregatorLimit: 3, aggregatorQuotas: { wellhub: 4 } } }, 'registrationRules.aggregatorQuotas.wellhub', 422],
+      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, aggregatorQuotas: { gymbook: 1 } } }, 'registrationRules.aggregatorQuotas', 400],
+      ['post', '/v1/activities', { venueId, name: 'Yoga', maxParticipants: 10, surprise: true }, '', 400],
+      ['post', '/v1/venues', { name: 'X', timeZone: 'Mars/Olympus' }, 'timeZone', 400],
     ];
-    for (const [method, path, body, field] of cases) {
+    for (const [method, path, body, field, status] of cases) {
       const res = await request(app)[method as 'post'](path).set(bearer(key)).send(body);
-      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(400);
-      expect(res.body.error.code).toBe('validation_failed');
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(status);
+      expect(res.body.error.code).toBe(status === 400 ? 'validation_failed' : 'rule_violated');
       expect(res.body.error.details.some((d: { path: string }) => d.path.startsWith(field))).toBe(true);
     }
     const notJson = await request(app).post('/v1/venues').set(bearer(key)).set('Content-Type', 'application/json').send('{"name":');

@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import { createLifecycleActivities } from './lifecycle.js';
+import { createActivityLifecycleActivities } from './activity-lifecycle.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -8,6 +8,6 @@ export interface ActivityDeps {
 /** Every activity the worker runs, built from its dependencies (the Kysely instance, and the HTTP clients to come). */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createLifecycleActivities(deps.db),
+    ...createActivityLifecycleActivities(deps.db),
   };
 }

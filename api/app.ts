@@ -5,7 +5,7 @@ import type { Db } from '../db/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../lib/secrets.js';
 import { errorHandler, notFoundHandler } from './errors.js';
-import type { LifecycleControl } from './lifecycle-control.js';
+import type { LifecycleControl } from './clients/activity-lifecycle.js';
 import { mountRoutes, openApiDocument, type AnyRoute } from './route.js';
 import { activityRoutes } from './routes/activities.js';
 import { companyRoutes } from './routes/companies.js';

@@ -29,6 +29,12 @@ export class ApiError extends Error {
   }
 }
 
+/** The row, or a 404 naming what was not found (absent, or another company's). */
+export function found<T>(row: T | undefined, what: string): T {
+  if (row === undefined) throw ApiError.notFound(what);
+  return row;
+}
+
 export type Location = 'body' | 'params' | 'query' | 'headers';
 
 /** Marks a zod refinement as a rule the OpenAPI document cannot express (see `rule` in schemas.ts). */

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { aggregatorEndpoints, describeSandboxes, startSandboxes, type RunningSandbox } from '../aggregators/registry.js';
+import { aggregatorEndpoints, type SandboxEndpoint } from '../aggregators/registry.js';
 import { createApp } from '../api/app.js';
-import { temporalLifecycleControl } from '../api/lifecycle-control.js';
+import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
@@ -120,9 +120,16 @@ async function main(): Promise<void> {
       logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
     }
 
-    let sandboxes: Partial<Record<Aggregator, RunningSandbox>> = {};
-    if (role === 'start' && config.aggregators.sandboxes === 'auto') {
-      sandboxes = await startSandboxes({
+    let sandboxes: Partial<Record<Aggregator, SandboxEndpoint>> = {};
+    let sandboxLines: string[] = [];
+    const sandboxesOn =
+      role === 'start' &&
+      config.aggregators.sandboxes === 'auto' &&
+      AGGREGATORS.some((aggregator) => config.aggregators.apiUrls[aggregator] === undefined);
+    if (sandboxesOn) {
+      // Sandbox code is loaded only here, dynamically: the api and worker roles (production) never load it.
+      const { describeSandboxes, startSandboxes } = await import('../aggregators/sandboxes.js');
+      const running = await startSandboxes({
         aggregators: AGGREGATORS,
         skip: config.aggregators.apiUrls,
         host: config.aggregators.sandboxHost,
@@ -130,9 +137,11 @@ async function main(): Promise<void> {
         webhookBaseUrl: `http://${config.api.host}:${config.api.port}`,
       });
       stops.push(async () => {
-        await Promise.allSettled(Object.values(sandboxes).map((s) => s.close()));
+        await Promise.allSettled(Object.values(running).map((s) => s.close()));
       });
-      logger.info({ sandboxes: Object.fromEntries(Object.values(sandboxes).map((s) => [s.aggregator, s.url])) }, 'aggregator sandboxes running');
+      logger.info({ sandboxes: Object.fromEntries(Object.values(running).map((s) => [s.aggregator, s.url])) }, 'aggregator sandboxes running');
+      sandboxes = running;
+      sandboxLines = describeSandboxes(running);
     }
     const endpoints = aggregatorEndpoints(config.aggregators.apiUrls, sandboxes);
 
@@ -174,8 +183,8 @@ async function main(): Promise<void> {
           `  Temporal UI      ${temporal.uiUrl ?? '(not available for this cluster)'}`,
           `  Temporal         ${temporal.address} (namespace ${config.temporal.namespace})`,
           ...(config.adminApiKeyFile ? [`  Admin API key    in ${config.adminApiKeyFile}`] : []),
-          ...(Object.keys(sandboxes).length > 0
-            ? ['', 'Aggregator sandboxes (connections without their own URL use them; sandbox-only credentials):', ...describeSandboxes(sandboxes)]
+          ...(sandboxLines.length > 0
+            ? ['', 'Aggregator sandboxes (connections without their own URL use them; sandbox-only credentials):', ...sandboxLines]
             : []),
           '',
         ];

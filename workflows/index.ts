@@ -1,2 +1,2 @@
 // The worker's workflow bundle entry point: every workflow type the worker runs is exported here.
-export { activityLifecycleWorkflow } from './activity-lifecycle.js';
+export { activityLifecycleWorkflow } from './activity-lifecycle/workflow.js';

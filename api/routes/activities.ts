@@ -1,40 +1,22 @@
 import type { Selectable } from 'kysely';
+import { findActivity, findVenue } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
+import { registrationRuleViolations, type RegistrationRulesCheck } from '../../domain/registration-rules.js';
 import type { ActivitiesTable } from '../../db/schema.js';
 import { companyOf } from '../auth.js';
-import { ApiError, ruleViolation } from '../errors.js';
-import type { LifecycleControl } from '../lifecycle-control.js';
+import { found, ruleViolation } from '../errors.js';
+import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import { presentActivity } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Activity, CreateActivityBody, listOf, UpdateActivityBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
-import { findVenue } from './venues.js';
 
 type Quotas = Partial<Record<string, number>>;
 
-/** The rules that relate fields (and stored state) the document cannot express: a 422 that names the field. */
-function checkRules(rules: {
-  maxParticipants: number;
-  aggregatorLimit: number | null;
-  quotas: Quotas;
-  opensBefore: number | null;
-  closesBefore: number;
-}): void {
-  const fail = (path: string, message: string) => {
-    throw ruleViolation([{ location: 'body', path, message }]);
-  };
-  if (rules.aggregatorLimit !== null && rules.aggregatorLimit > rules.maxParticipants) {
-    fail('registrationRules.aggregatorLimit', `must not exceed maxParticipants (${rules.maxParticipants})`);
-  }
-  const ceiling = rules.aggregatorLimit ?? rules.maxParticipants;
-  for (const [aggregator, quota] of Object.entries(rules.quotas)) {
-    if (quota !== undefined && quota > ceiling) {
-      fail(`registrationRules.aggregatorQuotas.${aggregator}`, `must not exceed the aggregator limit (${ceiling})`);
-    }
-  }
-  if (rules.opensBefore !== null && rules.opensBefore <= rules.closesBefore) {
-    fail('registrationRules.bookingOpensMinutesBefore', 'booking must open before it closes');
-  }
+/** The rules that relate fields (and stored state) the document cannot express: a 422 that names each field. */
+function checkRules(rules: RegistrationRulesCheck): void {
+  const violations = registrationRuleViolations(rules);
+  if (violations.length > 0) throw ruleViolation(violations.map((v) => ({ location: 'body', ...v })));
 }
 
 export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
@@ -79,7 +61,7 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       errors: [404, 422, 503],
       location: (a) => `/v1/activities/${a.id}`,
       handler: async ({ body, auth }) => {
-        const venue = await findVenue(db, companyOf(auth), body.venueId);
+        const venue = found(await findVenue(db, companyOf(auth), body.venueId), 'venue');
         const rules = body.registrationRules;
         checkRules({
           maxParticipants: body.maxParticipants,
@@ -141,7 +123,7 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       params: ActivityParams,
       response: { status: 200, description: 'The activity', schema: Activity },
       errors: [404],
-      handler: async ({ params, auth }) => present(await findActivity(db, companyOf(auth), params.activityId)),
+      handler: async ({ params, auth }) => present(found(await findActivity(db, companyOf(auth), params.activityId), 'activity')),
     }),
     defineRoute({
       method: 'patch',
@@ -155,7 +137,7 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       errors: [404, 422, 503],
       handler: async ({ params, body, auth }) => {
         const row = await db.transaction().execute(async (trx) => {
-          const current = await findActivity(trx, companyOf(auth), params.activityId, true);
+          const current = found(await findActivity(trx, companyOf(auth), params.activityId, { forUpdate: true }), 'activity');
           const rules = body.registrationRules ?? {};
           const currentQuotas = await trx
             .selectFrom('activity_aggregator_quotas')
@@ -200,12 +182,4 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       },
     }),
   ];
-}
-
-export async function findActivity(db: Db, companyId: string, activityId: string, forUpdate = false) {
-  let q = db.selectFrom('activities').selectAll().where('id', '=', activityId).where('company_id', '=', companyId);
-  if (forUpdate) q = q.forUpdate();
-  const row = await q.executeTakeFirst();
-  if (!row) throw ApiError.notFound('activity');
-  return row;
 }

@@ -1,16 +1,16 @@
 import type { AggregatorEndpoints } from '../../aggregators/registry.js';
+import { findConnection, findVenue } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
 import type { Aggregator } from '../../domain/model.js';
 import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
 import type { SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { ApiError, found } from '../errors.js';
 import { presentConnection } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
-import { findVenue } from './venues.js';
 
 export interface ConnectionCredentials {
   apiToken?: string | undefined;
@@ -45,7 +45,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       errors: [404, 409],
       location: (c) => `/v1/connections/${c.id}`,
       handler: async ({ params, body, auth }) => {
-        const venue = await findVenue(db, companyOf(auth), params.venueId);
+        const venue = found(await findVenue(db, companyOf(auth), params.venueId), 'venue');
         const existing = await db
           .selectFrom('connections')
           .select('id')
@@ -81,7 +81,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       response: { status: 200, description: 'Connections', schema: listOf(Connection, 'ConnectionList') },
       errors: [404],
       handler: async ({ params, auth }) => {
-        const venue = await findVenue(db, companyOf(auth), params.venueId);
+        const venue = found(await findVenue(db, companyOf(auth), params.venueId), 'venue');
         const rows = await db.selectFrom('connections').selectAll().where('venue_id', '=', venue.id).orderBy('aggregator').execute();
         return { items: rows.map(present) };
       },
@@ -95,7 +95,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       params: ConnectionParams,
       response: { status: 200, description: 'The connection', schema: Connection },
       errors: [404],
-      handler: async ({ params, auth }) => present(await findConnection(db, companyOf(auth), params.connectionId)),
+      handler: async ({ params, auth }) => present(found(await findConnection(db, companyOf(auth), params.connectionId), 'connection')),
     }),
     defineRoute({
       method: 'patch',
@@ -108,7 +108,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       response: { status: 200, description: 'The changed connection', schema: Connection },
       errors: [404, 409],
       handler: async ({ params, body, auth }) => {
-        const current = await findConnection(db, companyOf(auth), params.connectionId);
+        const current = found(await findConnection(db, companyOf(auth), params.connectionId), 'connection');
         const credentials = body.credentials
           ? { ...openCredentials(box, current.credentials_sealed), ...body.credentials }
           : undefined;
@@ -129,15 +129,4 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       },
     }),
   ];
-}
-
-async function findConnection(db: Db, companyId: string, connectionId: string) {
-  const row = await db
-    .selectFrom('connections')
-    .selectAll()
-    .where('id', '=', connectionId)
-    .where('company_id', '=', companyId)
-    .executeTakeFirst();
-  if (!row) throw ApiError.notFound('connection');
-  return row;
 }

@@ -1,29 +1,16 @@
+import { findActivity, findSession } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
 import { offsetOf } from '../../domain/time.js';
 import { companyOf } from '../auth.js';
-import { ApiError } from '../errors.js';
-import type { LifecycleControl } from '../lifecycle-control.js';
+import { ApiError, found } from '../errors.js';
+import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import { presentSession } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { CreateSessionBody, listOf, Session, SessionListQuery, UpdateSessionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
-import { findActivity } from './activities.js';
 
 export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
   const SessionParams = z.object({ sessionId: Uuid });
-
-  async function findSession(companyId: string, sessionId: string) {
-    const row = await db
-      .selectFrom('sessions')
-      .innerJoin('activities', 'activities.id', 'sessions.activity_id')
-      .selectAll('sessions')
-      .select(['activities.max_participants', 'activities.allow_aggregator_bookings'])
-      .where('sessions.id', '=', sessionId)
-      .where('sessions.company_id', '=', companyId)
-      .executeTakeFirst();
-    if (!row) throw ApiError.notFound('session');
-    return row;
-  }
 
   const notify = async (activity: { id: string; allow_aggregator_bookings: boolean }, sessionId: string) => {
     if (activity.allow_aggregator_bookings) await lifecycle.notifyChange(activity.id, { kind: 'session', id: sessionId });
@@ -42,7 +29,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       errors: [404, 409],
       location: (s) => `/v1/sessions/${s.id}`,
       handler: async ({ params, body, auth }) => {
-        const activity = await findActivity(db, companyOf(auth), params.activityId);
+        const activity = found(await findActivity(db, companyOf(auth), params.activityId), 'activity');
         const row = await db
           .insertInto('sessions')
           .values({
@@ -74,7 +61,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       response: { status: 200, description: 'Sessions', schema: listOf(Session, 'SessionList') },
       errors: [404, 422],
       handler: async ({ params, query, auth }) => {
-        const activity = await findActivity(db, companyOf(auth), params.activityId);
+        const activity = found(await findActivity(db, companyOf(auth), params.activityId), 'activity');
         let q = db.selectFrom('sessions').selectAll().where('activity_id', '=', activity.id);
         if (query.from) q = q.where('starts_at', '>=', new Date(query.from));
         if (query.to) q = q.where('starts_at', '<=', new Date(query.to));
@@ -92,7 +79,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       response: { status: 200, description: 'The session', schema: Session },
       errors: [404],
       handler: async ({ params, auth }) => {
-        const row = await findSession(companyOf(auth), params.sessionId);
+        const row = found(await findSession(db, companyOf(auth), params.sessionId), 'session');
         return presentSession(row, row.max_participants);
       },
     }),
@@ -107,7 +94,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       response: { status: 200, description: 'The changed session', schema: Session },
       errors: [404, 409],
       handler: async ({ params, body, auth }) => {
-        const current = await findSession(companyOf(auth), params.sessionId);
+        const current = found(await findSession(db, companyOf(auth), params.sessionId), 'session');
         if (current.status === 'cancelled') throw ApiError.conflict('a cancelled session cannot be changed');
         const row = await db
           .updateTable('sessions')

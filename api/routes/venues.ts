@@ -1,6 +1,7 @@
+import { findVenue } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
 import { companyOf } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { ApiError, found } from '../errors.js';
 import { presentVenue } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { CreateVenueBody, listOf, UpdateVenueBody, Uuid, Venue } from '../schemas.js';
@@ -49,7 +50,7 @@ export function venueRoutes(db: Db): AnyRoute[] {
       params: VenueParams,
       response: { status: 200, description: 'The venue', schema: Venue },
       errors: [404],
-      handler: async ({ params, auth }) => presentVenue(await findVenue(db, companyOf(auth), params.venueId)),
+      handler: async ({ params, auth }) => presentVenue(found(await findVenue(db, companyOf(auth), params.venueId), 'venue')),
     }),
     defineRoute({
       method: 'patch',
@@ -78,10 +79,4 @@ export function venueRoutes(db: Db): AnyRoute[] {
       },
     }),
   ];
-}
-
-export async function findVenue(db: Db, companyId: string, venueId: string) {
-  const row = await db.selectFrom('venues').selectAll().where('id', '=', venueId).where('company_id', '=', companyId).executeTakeFirst();
-  if (!row) throw ApiError.notFound('venue');
-  return row;
 }

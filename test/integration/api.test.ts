@@ -4,11 +4,11 @@ import type { Express } from 'express';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { aggregatorEndpoints } from '../../aggregators/registry.js';
 import { createApp } from '../../api/app.js';
-import { temporalLifecycleControl } from '../../api/lifecycle-control.js';
+import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { SecretBox } from '../../lib/secrets.js';
 import { WELLHUB_PRODUCTION_BASE_URL } from '../../aggregators/wellhub/index.js';
 import type { Db } from '../../db/index.js';
-import { lifecycleStateQuery } from '../../workflows/activity-lifecycle.js';
+import { lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { ADMIN_KEY, SECRETS_KEY, buildApp, logger, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
 

@@ -6,7 +6,13 @@ import { inject } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import type { Db } from '../../db/index.js';
 import { testServerExecutable } from '../../temporal/binaries.js';
-import { activityChangedSignal, activityLifecycleWorkflow, lifecycleStateQuery, optOutSignal } from '../../workflows/activity-lifecycle.js';
+import {
+  ACTIVITY_LIFECYCLE_WORKFLOW,
+  activityChangedSignal,
+  lifecycleStateQuery,
+  optOutSignal,
+  type ActivityLifecycleWorkflow,
+} from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { createTestDatabase, eventually } from '../support/harness.js';
 import { seedActivity } from '../support/seed.js';
@@ -40,7 +46,7 @@ describe('activity lifecycle timer (time-skipping server)', () => {
       activities: createActivities({ db }),
     });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(activityLifecycleWorkflow, {
+      const handle = await env.client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {
         workflowId: workflowIds.activityLifecycle(ids.activityId),
         taskQueue,
         args: [{ ...ids, syncIntervalMs: 30 * 60_000 }],

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { aggregatorEndpoints } from '../../aggregators/registry.js';
 import { createApp } from '../../api/app.js';
-import { temporalLifecycleControl } from '../../api/lifecycle-control.js';
+import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
 import { migrateToLatest } from '../../db/migrate.js';

@@ -1,7 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/index.js';
-import type { SyncReason } from '../db/schema.js';
-import type { ActivityChange, ActivityLifecycleInput } from '../workflows/activity-lifecycle.js';
+import type { ActivityLifecycleActivities } from '../workflows/activity-lifecycle/contract.js';
 
 function callingWorkflow(): { workflowId: string; runId: string } {
   const execution = Context.current().info.workflowExecution;
@@ -9,10 +8,9 @@ function callingWorkflow(): { workflowId: string; runId: string } {
   return execution;
 }
 
-export function createLifecycleActivities(db: Db) {
+export function createActivityLifecycleActivities(db: Db): ActivityLifecycleActivities {
   return {
-    /** Records that the activity's lifecycle workflow runs (idempotent: a retry or a new run overwrites the row). */
-    async recordLifecycleStarted(input: ActivityLifecycleInput): Promise<void> {
+    async recordLifecycleStarted(input): Promise<void> {
       const workflowExecution = callingWorkflow();
       await db
         .insertInto('activity_lifecycles')
@@ -38,7 +36,7 @@ export function createLifecycleActivities(db: Db) {
       Context.current().log.info('activity lifecycle recorded as running', { activityId: input.activityId });
     },
 
-    async recordLifecycleStopped(input: ActivityLifecycleInput): Promise<void> {
+    async recordLifecycleStopped(input): Promise<void> {
       const workflowExecution = callingWorkflow();
       await db
         .updateTable('activity_lifecycles')
@@ -49,8 +47,7 @@ export function createLifecycleActivities(db: Db) {
       Context.current().log.info('activity lifecycle recorded as stopped', { activityId: input.activityId });
     },
 
-    /** Records one sync pass of the lifecycle: when, why, and how many changes it covered. */
-    async recordSyncPass(input: { activityId: string; reason: SyncReason; changes: ActivityChange[] }): Promise<void> {
+    async recordSyncPass(input) {
       await db
         .updateTable('activity_lifecycles')
         .set((eb) => ({ sync_passes: eb('sync_passes', '+', 1), last_sync_at: new Date(), last_sync_reason: input.reason }))

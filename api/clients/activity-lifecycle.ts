@@ -1,15 +1,16 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Logger } from '../lib/logger.js';
-import { ApiError } from './errors.js';
-import { SA } from '../temporal/search-attributes.js';
+import type { Logger } from '../../lib/logger.js';
+import { SA } from '../../temporal/search-attributes.js';
 import {
+  ACTIVITY_LIFECYCLE_WORKFLOW,
   activityChangedSignal,
-  activityLifecycleWorkflow,
   optOutSignal,
   type ActivityChange,
   type ActivityLifecycleInput,
-} from '../workflows/activity-lifecycle.js';
-import { workflowIds } from '../workflows/ids.js';
+  type ActivityLifecycleWorkflow,
+} from '../../workflows/activity-lifecycle/contract.js';
+import { workflowIds } from '../../workflows/ids.js';
+import { ApiError } from '../errors.js';
 
 /** What the API does to activity lifecycle workflows; a seam so routes can be tested without a Temporal server. */
 export interface LifecycleControl {
@@ -45,7 +46,7 @@ export function temporalLifecycleControl(
     async optIn(input) {
       const workflowId = workflowIds.activityLifecycle(input.activityId);
       const start = () =>
-        client.workflow.start(activityLifecycleWorkflow, {
+        client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {
           workflowId,
           taskQueue,
           args: [{ ...input, syncIntervalMs }],

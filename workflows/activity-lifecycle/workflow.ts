@@ -1,52 +1,16 @@
+import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { SyncReason } from '../../db/schema.js';
 import {
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  defineQuery,
-  defineSignal,
-  log,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import type { SyncReason } from '../db/schema.js';
+  activityChangedSignal,
+  lifecycleStateQuery,
+  optOutSignal,
+  type ActivityChange,
+  type ActivityLifecycleActivities,
+  type ActivityLifecycleInput,
+  type ActivityLifecycleState,
+} from './contract.js';
 
-export interface ActivityLifecycleInput {
-  companyId: string;
-  venueId: string;
-  activityId: string;
-  /** How often a reconciliation pass runs when nothing changes (SPEC §4: default 30 minutes). */
-  syncIntervalMs: number;
-  /** Carried over continue-as-new; absent on the first run. */
-  carried?: CarriedState | undefined;
-}
-
-export interface ActivityChange {
-  /** What the API saw change: the activity, one of its sessions, or a booking in one. */
-  kind: 'activity' | 'session' | 'booking';
-  id: string;
-}
-
-interface CarriedState {
-  syncPasses: number;
-  changesSeen: number;
-  pending: ActivityChange[];
-}
-
-export interface ActivityLifecycleState extends CarriedState {
-  phase: 'starting' | 'running' | 'stopping' | 'stopped';
-  optedOut: boolean;
-  lastSyncReason: SyncReason | null;
-}
-
-/** The API signals every change of the activity, its sessions or their bookings. */
-export const activityChangedSignal = defineSignal<[ActivityChange]>('activityChanged');
-/** The studio turned aggregator bookings off for the activity. */
-export const optOutSignal = defineSignal('optOut');
-export const lifecycleStateQuery = defineQuery<ActivityLifecycleState>('lifecycleState');
-
-const acts = proxyActivities<ReturnType<typeof createActivities>>({
+const acts = proxyActivities<ActivityLifecycleActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });

@@ -1,0 +1,80 @@
+/**
+ * Free spots of a session, per channel (SPEC §3 invariants 1 and 4). The service alone decides whether a spot is free,
+ * so what each aggregator is shown and what the booking flow accepts come from the same bounds here.
+ */
+
+/** Spot-holding bookings of one session (SPOT_HOLDING_STATUSES). */
+export interface BookedCounts {
+  /** Every channel, direct included. */
+  total: number;
+  /** All aggregator channels together. */
+  aggregators: number;
+  /** The aggregator being offered to (or asking to book); part of `aggregators`. */
+  thisAggregator: number;
+}
+
+export interface OfferInput {
+  /** The activity's max participants. */
+  maxParticipants: number;
+  /** The session's capacity; replaces maxParticipants when not null. */
+  capacityOverride: number | null;
+  /** The activity's aggregator limit: the most spots all aggregators together may take; null = none. */
+  aggregatorLimit: number | null;
+  /** The session's aggregator limit; replaces the activity's when not null. */
+  aggregatorLimitOverride: number | null;
+  /** This aggregator's quota within the limit; undefined = none. */
+  quota: number | undefined;
+  booked: BookedCounts;
+}
+
+/** What one aggregator is told about a session (Wellhub: total_capacity and total_booked of the slot). */
+export interface AggregatorOffer {
+  totalCapacity: number;
+  totalBooked: number;
+  free: number;
+}
+
+/** Negative, fractional or non-finite numbers from bad data count as the nearest safe whole number. */
+function count(n: number): number {
+  return Number.isFinite(n) ? Math.max(0, Math.floor(n)) : 0;
+}
+
+export function sessionCapacity(maxParticipants: number, capacityOverride: number | null): number {
+  return count(capacityOverride ?? maxParticipants);
+}
+
+export function directFree(capacity: number, total: number): number {
+  return Math.max(0, count(capacity) - count(total));
+}
+
+/**
+ * Free spots for one aggregator: the tightest of capacity, aggregator limit and quota, each less what already holds
+ * it. Counts that contradict each other (this aggregator above all aggregators, aggregators above the total) are
+ * raised to agree, which only ever shrinks the answer: bad data must never show a spot that is not there.
+ */
+export function aggregatorOffer(input: OfferInput): AggregatorOffer {
+  const thisAggregator = count(input.booked.thisAggregator);
+  const aggregators = Math.max(count(input.booked.aggregators), thisAggregator);
+  const total = Math.max(count(input.booked.total), aggregators);
+
+  let free = directFree(sessionCapacity(input.maxParticipants, input.capacityOverride), total);
+  const limit = input.aggregatorLimitOverride ?? input.aggregatorLimit;
+  if (limit !== null) free = Math.min(free, Math.max(0, count(limit) - aggregators));
+  if (input.quota !== undefined) free = Math.min(free, Math.max(0, count(input.quota) - thisAggregator));
+
+  // The aggregator counts only its own bookings as taken, so capacity is what it holds plus what it may still take.
+  return { totalCapacity: thisAggregator + free, totalBooked: thisAggregator, free };
+}
+
+/**
+ * Whether one more booking from this aggregator fits. `booked` must not yet count the request being decided
+ * (leave it out if it is already stored as a spot-holding `requested` booking).
+ */
+export function canAggregatorBook(input: OfferInput): boolean {
+  return aggregatorOffer(input).free > 0;
+}
+
+/** Whether one more direct booking fits; direct bookings are bound by capacity alone. */
+export function canBookDirect(capacity: number, total: number): boolean {
+  return directFree(capacity, total) > 0;
+}

@@ -1,6 +1,6 @@
 import { AGGREGATORS } from '../domain/model.js';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { describeSandboxes, startSandboxes } from '../aggregators/registry.js';
+import { describeSandboxes, startSandboxes } from '../aggregators/sandboxes.js';
 
 /**
  * `npm run sandbox`: every aggregator's sandbox on its own port (SANDBOX_BASE_PORT + its index), sending webhooks to

@@ -11,9 +11,5 @@ export const classpassProfile = asyncPartnerProfile({
   defaultBaseUrl: 'https://partner-api.classpass.invalid',
 });
 
-export const {
-  createAdapter: createClasspassAdapter,
-  createSandbox: createClasspassSandbox,
-  startSandbox: startClasspassSandbox,
-} = partnerBindings(classpassProfile);
+export const { createAdapter: createClasspassAdapter } = partnerBindings(classpassProfile);
 export const classpassAdapter = createClasspassAdapter();

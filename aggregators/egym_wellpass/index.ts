@@ -14,9 +14,5 @@ export const egymWellpassProfile = asyncPartnerProfile({
   capabilities: { cancelsWholeSessions: true },
 });
 
-export const {
-  createAdapter: createEgymWellpassAdapter,
-  createSandbox: createEgymWellpassSandbox,
-  startSandbox: startEgymWellpassSandbox,
-} = partnerBindings(egymWellpassProfile);
+export const { createAdapter: createEgymWellpassAdapter } = partnerBindings(egymWellpassProfile);
 export const egymWellpassAdapter = createEgymWellpassAdapter();

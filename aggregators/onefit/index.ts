@@ -23,9 +23,5 @@ export const onefitProfile: PartnerProfile = {
   webhooks: { timeoutMs: ONEFIT_ANSWER_MS, retryDelaysMs: [] },
 };
 
-export const {
-  createAdapter: createOnefitAdapter,
-  createSandbox: createOnefitSandbox,
-  startSandbox: startOnefitSandbox,
-} = partnerBindings(onefitProfile);
+export const { createAdapter: createOnefitAdapter } = partnerBindings(onefitProfile);
 export const onefitAdapter = createOnefitAdapter();

@@ -1,6 +1,7 @@
 /**
  * The generic partner contract (CONTRACT.md) shared by ClassPass, EGYM Wellpass, Onefit and Workit: one adapter, one
- * webhook verifier and parser, one sandbox, each configured by the aggregator's profile.
+ * webhook verifier and parser, each configured by the aggregator's profile. Its sandbox (a test fake, never loaded by
+ * production code) is in ./sandbox/.
  */
 export { createPartnerAdapter, partnerErrorCode, type PartnerAdapter, type PartnerAdapterOptions } from './adapter.js';
 export { idempotencyKey, temporalActivityScope, type IdempotencyScope } from './idempotency.js';
@@ -22,15 +23,4 @@ export {
   verifyPartnerSignature,
 } from './signature.js';
 export { bookingAnswerBody, parsePartnerWebhook, partnerWebhookVenueId, type BookingDecision } from './webhook.js';
-export {
-  createPartnerSandbox,
-  startPartnerSandbox,
-  type PartnerSandbox,
-  type PartnerSandboxApp,
-  type PartnerSandboxOptions,
-  type PartnerSandboxState,
-  type SentEvent,
-} from './sandbox.js';
-export type { Delivery, DeliveryAttempt } from './sandbox-webhooks.js';
-export type { BookingRequestInput } from './sandbox-store.js';
 export type { BookingAnswer, BookingResource, SessionResource, ActivityResource, WebhookEvent } from './schemas.js';

@@ -12,9 +12,5 @@ export const workitProfile = asyncPartnerProfile({
   defaultBaseUrl: 'https://partner-api.workit.invalid',
 });
 
-export const {
-  createAdapter: createWorkitAdapter,
-  createSandbox: createWorkitSandbox,
-  startSandbox: startWorkitSandbox,
-} = partnerBindings(workitProfile);
+export const { createAdapter: createWorkitAdapter } = partnerBindings(workitProfile);
 export const workitAdapter = createWorkitAdapter();

@@ -2,19 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createClasspassAdapter, startClasspassSandbox } from '../../aggregators/classpass/index.js';
-import { createEgymWellpassAdapter, startEgymWellpassSandbox } from '../../aggregators/egym_wellpass/index.js';
+import { createClasspassAdapter } from '../../aggregators/classpass/index.js';
+import { startClasspassSandbox } from '../../aggregators/classpass/sandbox/index.js';
+import { createEgymWellpassAdapter } from '../../aggregators/egym_wellpass/index.js';
+import { startEgymWellpassSandbox } from '../../aggregators/egym_wellpass/sandbox/index.js';
 import { AggregatorHttpError } from '../../aggregators/http.js';
-import { createOnefitAdapter, startOnefitSandbox } from '../../aggregators/onefit/index.js';
-import {
-  partnerErrorCode,
-  type PartnerAdapter,
-  type PartnerAdapterOptions,
-  type PartnerSandbox,
-  type PartnerSandboxOptions,
-} from '../../aggregators/partner/index.js';
+import { createOnefitAdapter } from '../../aggregators/onefit/index.js';
+import { startOnefitSandbox } from '../../aggregators/onefit/sandbox/index.js';
+import { partnerErrorCode, type PartnerAdapter, type PartnerAdapterOptions } from '../../aggregators/partner/index.js';
+import type { PartnerSandbox, PartnerSandboxOptions } from '../../aggregators/partner/sandbox/index.js';
 import type { ActivityListing, ConnectionContext, SessionListing, SessionRef, WebhookRequest } from '../../aggregators/types.js';
-import { createWorkitAdapter, startWorkitSandbox } from '../../aggregators/workit/index.js';
+import { createWorkitAdapter } from '../../aggregators/workit/index.js';
+import { startWorkitSandbox } from '../../aggregators/workit/sandbox/index.js';
 import { formatInOffset } from '../../domain/time.js';
 
 const TOKEN = 'partner-test-api-key-5f2c';

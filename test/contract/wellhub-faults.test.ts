@@ -5,7 +5,7 @@ import { createSandboxClock, listen } from '../../aggregators/sandbox-kit/index.
 import type { ConnectionContext, SessionListing } from '../../aggregators/types.js';
 import { createWellhubAdapter, type WellhubAdapter } from '../../aggregators/wellhub/index.js';
 import { NOW } from '../support/wellhub.js';
-import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
+import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox/index.js';
 
 /**
  * Every class of failure the adapter can meet, injected in the sandbox, and how the adapter classifies it for

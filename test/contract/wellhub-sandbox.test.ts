@@ -6,7 +6,7 @@ import { createSandboxClock, listen } from '../../aggregators/sandbox-kit/index.
 import type { ConnectionContext } from '../../aggregators/types.js';
 import { createWellhubAdapter, parseWellhubWebhook, verifyWellhubSignature, type WellhubAdapter } from '../../aggregators/wellhub/index.js';
 import { NOW } from '../support/wellhub.js';
-import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
+import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox/index.js';
 
 /**
  * The sandbox playing Wellhub's side: members' booking requests, cancellations and check-ins sent as signed

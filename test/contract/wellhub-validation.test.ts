@@ -9,7 +9,7 @@ import {
   type WellhubAdapter,
   type WellhubSlotBody,
 } from '../../aggregators/wellhub/index.js';
-import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
+import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox/index.js';
 import { DAY, HOUR, NOW, TEST_GYMS } from '../support/wellhub.js';
 
 /**

@@ -4,7 +4,7 @@ import { AggregatorHttpError } from '../../aggregators/http.js';
 import { createSandboxClock } from '../../aggregators/sandbox-kit/index.js';
 import type { ActivityListing, ConnectionContext, SessionListing } from '../../aggregators/types.js';
 import { WELLHUB_LOCALES, createWellhubAdapter, type WellhubAdapter } from '../../aggregators/wellhub/index.js';
-import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox.js';
+import { startWellhubSandbox, type RunningWellhubSandbox } from '../../aggregators/wellhub/sandbox/index.js';
 import { DAY, HOUR, NOW, TEST_GYMS } from '../support/wellhub.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { SandboxGymSeed } from '../../aggregators/wellhub/sandbox-store.js';
+import type { SandboxGymSeed } from '../../aggregators/wellhub/sandbox/store.js';
 
 /** The frozen instant the Wellhub contract tests run at, and the two gyms they seed. */
 export const NOW = Date.UTC(2030, 0, 15, 12, 0, 0);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createSandboxClock } from '../../aggregators/sandbox-kit/index.js';
 import { WellhubRequestInvalidError, readSettings, toClassBody, toSlotBody } from '../../aggregators/wellhub/index.js';
-import { answerTransition } from '../../aggregators/wellhub/sandbox-booking-rules.js';
-import { listRange } from '../../aggregators/wellhub/sandbox-slot-range.js';
-import type { SandboxBookingState } from '../../aggregators/wellhub/sandbox-store.js';
+import { answerTransition } from '../../aggregators/wellhub/sandbox/booking-rules.js';
+import { listRange } from '../../aggregators/wellhub/sandbox/slot-range.js';
+import type { SandboxBookingState } from '../../aggregators/wellhub/sandbox/store.js';
 
 describe('booking answers at Wellhub (sandbox rules)', () => {
   const ok = (changed: boolean) => ({ ok: true, changed });

@@ -1,8 +1,8 @@
 import type { Response, Router } from 'express';
 import { z } from 'zod';
-import { sendError } from '../sandbox-kit/index.js';
-import type { PartnerSandboxApp } from './sandbox.js';
-import { fieldErrors, idSchema, memberSchema } from './schemas.js';
+import { sendError } from '../../sandbox-kit/index.js';
+import type { PartnerSandboxApp } from './server.js';
+import { fieldErrors, idSchema, memberSchema } from '../schemas.js';
 
 const bookingRequestBody = z.strictObject({
   venue_id: idSchema,

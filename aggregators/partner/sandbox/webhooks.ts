@@ -1,8 +1,8 @@
-import type { SandboxClock } from '../sandbox-kit/index.js';
-import type { PartnerProfile } from './profile.js';
-import type { PartnerStore } from './sandbox-store.js';
-import { bookingAnswerSchema, webhookEventSchema, type BookingAnswer, type WebhookEvent } from './schemas.js';
-import { signWebhook } from './signature.js';
+import type { SandboxClock } from '../../sandbox-kit/index.js';
+import type { PartnerProfile } from '../profile.js';
+import type { PartnerStore } from './store.js';
+import { bookingAnswerSchema, webhookEventSchema, type BookingAnswer, type WebhookEvent } from '../schemas.js';
+import { signWebhook } from '../signature.js';
 
 export interface DeliveryAttempt {
   at: string;

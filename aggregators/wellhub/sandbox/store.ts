@@ -1,4 +1,4 @@
-import { formatZonedUtc, type WellhubLocale, type WellhubSlotBody } from './schemas.js';
+import { formatZonedUtc, type WellhubLocale, type WellhubSlotBody } from '../schemas.js';
 
 export interface SandboxProductSeed {
   product_id: number;

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
-import type { SandboxClock } from '../sandbox-kit/index.js';
-import { canonical } from './canonical.js';
-import { sendPartnerError } from './sandbox-http.js';
+import type { SandboxClock } from '../../sandbox-kit/index.js';
+import { canonical } from '../canonical.js';
+import { sendPartnerError } from './http.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { SandboxClock } from '../sandbox-kit/index.js';
-import { answerTransition } from './sandbox-booking-rules.js';
-import { bookingView, type SandboxBooking, type SandboxBookingState, type SandboxBookingUser, type SandboxStore } from './sandbox-store.js';
-import { deliverWebhook, type DeliveryPolicy, type DeliveryReport } from './sandbox-webhooks.js';
-import type { WellhubBookingStatus, WellhubEventType, WellhubWebhookPayload } from './schemas.js';
+import type { SandboxClock } from '../../sandbox-kit/index.js';
+import { answerTransition } from './booking-rules.js';
+import { bookingView, type SandboxBooking, type SandboxBookingState, type SandboxBookingUser, type SandboxStore } from './store.js';
+import { deliverWebhook, type DeliveryPolicy, type DeliveryReport } from './webhooks.js';
+import type { WellhubBookingStatus, WellhubEventType, WellhubWebhookPayload } from '../schemas.js';
 
 export interface BookingRequestInput {
   gymId: number | string;

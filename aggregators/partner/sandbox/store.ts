@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { SandboxClock } from '../sandbox-kit/index.js';
-import type { PartnerProfile } from './profile.js';
-import { NO_ANSWER_REASON, type PartnerReasonCode } from './reasons.js';
+import type { SandboxClock } from '../../sandbox-kit/index.js';
+import type { PartnerProfile } from '../profile.js';
+import { NO_ANSWER_REASON, type PartnerReasonCode } from '../reasons.js';
 import type {
   ActivityBody,
   ActivityResource,
@@ -11,7 +11,7 @@ import type {
   PartnerBookingStatus,
   SessionBody,
   SessionResource,
-} from './schemas.js';
+} from '../schemas.js';
 
 /** What the contract answers: a resource with its status, or an error code (CONTRACT.md, Errors). */
 export type Outcome<T> = { ok: true; status: number; value: T } | { ok: false; status: number; code: string; message: string };

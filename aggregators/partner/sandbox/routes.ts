@@ -1,8 +1,8 @@
 import { Router, json, type Request, type Response } from 'express';
-import type { SandboxClock } from '../sandbox-kit/index.js';
-import { bearerAuth, readBody, readIds, sendOutcome, sendPartnerError } from './sandbox-http.js';
-import type { IdempotencyStore } from './sandbox-idempotency.js';
-import type { PartnerStore } from './sandbox-store.js';
+import type { SandboxClock } from '../../sandbox-kit/index.js';
+import { bearerAuth, readBody, readIds, sendOutcome, sendPartnerError } from './http.js';
+import type { IdempotencyStore } from './idempotency.js';
+import type { PartnerStore } from './store.js';
 import {
   activityBodySchema,
   availabilityBodySchema,
@@ -11,7 +11,7 @@ import {
   confirmBookingBodySchema,
   rejectBookingBodySchema,
   sessionBodySchema,
-} from './schemas.js';
+} from '../schemas.js';
 
 export interface RouteParts {
   store: PartnerStore;

@@ -1,9 +1,9 @@
 import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
-import { sendError, type SandboxClock } from '../sandbox-kit/index.js';
-import type { BookingFlow } from './sandbox-booking-flow.js';
-import { listRange } from './sandbox-slot-range.js';
-import { slotView, type SandboxClass, type SandboxSlot, type SandboxStore } from './sandbox-store.js';
+import { sendError, type SandboxClock } from '../../sandbox-kit/index.js';
+import type { BookingFlow } from './booking-flow.js';
+import { listRange } from './slot-range.js';
+import { slotView, type SandboxClass, type SandboxSlot, type SandboxStore } from './store.js';
 import {
   WELLHUB_V1_STATUSES,
   bookingPatchV1Schema,
@@ -17,7 +17,7 @@ import {
   slotPatchSchema,
   toFieldIssues,
   type WellhubSlotBody,
-} from './schemas.js';
+} from '../schemas.js';
 
 export interface WellhubApiDeps {
   store: SandboxStore;

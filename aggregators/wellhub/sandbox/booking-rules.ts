@@ -1,5 +1,5 @@
-import type { SandboxBookingState } from './sandbox-store.js';
-import type { WellhubBookingStatus } from './schemas.js';
+import type { SandboxBookingState } from './store.js';
+import type { WellhubBookingStatus } from '../schemas.js';
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; message: string };
 

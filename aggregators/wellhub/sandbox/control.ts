@@ -1,9 +1,9 @@
 import { Router, json, type Response } from 'express';
 import { z } from 'zod';
-import { sendError } from '../sandbox-kit/index.js';
-import { SandboxControlError, type BookingFlow, type SentEvent } from './sandbox-booking-flow.js';
-import { bookingView, type SandboxStore } from './sandbox-store.js';
-import { toFieldIssues } from './schemas.js';
+import { sendError } from '../../sandbox-kit/index.js';
+import { SandboxControlError, type BookingFlow, type SentEvent } from './booking-flow.js';
+import { bookingView, type SandboxStore } from './store.js';
+import { toFieldIssues } from '../schemas.js';
 
 const idInput = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]);
 

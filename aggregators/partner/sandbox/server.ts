@@ -10,15 +10,15 @@ import {
   type FaultInjector,
   type RecordedCall,
   type SandboxClock,
-} from '../sandbox-kit/index.js';
-import type { PartnerProfile } from './profile.js';
-import { mountSandboxControls } from './sandbox-controls.js';
-import { createIdempotencyStore } from './sandbox-idempotency.js';
-import { notFound, partnerErrorHandler } from './sandbox-http.js';
-import { createPartnerRouter } from './sandbox-routes.js';
-import { PartnerStore, type BookingRequestInput, type Outcome } from './sandbox-store.js';
-import { createDeliverer, type Delivery } from './sandbox-webhooks.js';
-import type { ActivityResource, BookingResource, SessionResource, WebhookEvent } from './schemas.js';
+} from '../../sandbox-kit/index.js';
+import type { PartnerProfile } from '../profile.js';
+import { mountSandboxControls } from './controls.js';
+import { createIdempotencyStore } from './idempotency.js';
+import { notFound, partnerErrorHandler } from './http.js';
+import { createPartnerRouter } from './routes.js';
+import { PartnerStore, type BookingRequestInput, type Outcome } from './store.js';
+import { createDeliverer, type Delivery } from './webhooks.js';
+import type { ActivityResource, BookingResource, SessionResource, WebhookEvent } from '../schemas.js';
 
 export interface PartnerSandboxOptions {
   /** The API key the sandbox accepts (Bearer). */

@@ -12,10 +12,10 @@ import {
   type ListenOptions,
   type RecordedCall,
   type SandboxClock,
-} from '../sandbox-kit/index.js';
-import { createWellhubApiRouter } from './sandbox-api.js';
-import { BookingFlow, type BookingRequestInput, type SentEvent } from './sandbox-booking-flow.js';
-import { createWellhubControlRouter } from './sandbox-control.js';
+} from '../../sandbox-kit/index.js';
+import { createWellhubApiRouter } from './api.js';
+import { BookingFlow, type BookingRequestInput, type SentEvent } from './booking-flow.js';
+import { createWellhubControlRouter } from './control.js';
 import {
   DEFAULT_SANDBOX_CATEGORIES,
   DEFAULT_SANDBOX_GYMS,
@@ -24,9 +24,9 @@ import {
   slotView,
   type SandboxCategorySeed,
   type SandboxGymSeed,
-} from './sandbox-store.js';
-import type { DeliveryReport } from './sandbox-webhooks.js';
-import type { ConnectionContext } from '../types.js';
+} from './store.js';
+import type { DeliveryReport } from './webhooks.js';
+import type { ConnectionContext } from '../../types.js';
 
 export interface WellhubSandboxOptions {
   /** Gyms with their token, webhook secret and products; default one gym (id 1) with a studio and a virtual product. */

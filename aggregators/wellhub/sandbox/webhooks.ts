@@ -1,5 +1,5 @@
-import type { WellhubWebhookPayload } from './schemas.js';
-import { signWellhubBody } from './webhook.js';
+import type { WellhubWebhookPayload } from '../schemas.js';
+import { signWellhubBody } from '../webhook.js';
 
 export interface DeliveryAttempt {
   attempt: number;

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { ID_PATTERN, fieldErrors, describeFields, type FieldError, type PartnerErrorBody } from './schemas.js';
-import type { Outcome } from './sandbox-store.js';
+import { ID_PATTERN, fieldErrors, describeFields, type FieldError, type PartnerErrorBody } from '../schemas.js';
+import type { Outcome } from './store.js';
 
 /** HTTP plumbing of the partner sandbox: the contract's error body, auth, and request readers that answer 400s. */
 

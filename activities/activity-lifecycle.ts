@@ -8,7 +8,9 @@ function callingWorkflow(): { workflowId: string; runId: string } {
   return execution;
 }
 
-export function createActivityLifecycleActivities(db: Db): ActivityLifecycleActivities {
+export function createActivityLifecycleActivities(
+  db: Db,
+): Pick<ActivityLifecycleActivities, 'recordLifecycleStarted' | 'recordLifecycleStopped' | 'recordSyncPass'> {
   return {
     async recordLifecycleStarted(input): Promise<void> {
       const workflowExecution = callingWorkflow();

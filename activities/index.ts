@@ -1,13 +1,13 @@
-import type { Db } from '../db/index.js';
 import { createActivityLifecycleActivities } from './activity-lifecycle.js';
+import { createSyncActivities, type SyncDeps } from './activity-lifecycle-sync.js';
 
-export interface ActivityDeps {
-  db: Db;
-}
+/** What the activities need: the Kysely instance, the secrets key, where each connection's calls go, the adapters. */
+export type ActivityDeps = SyncDeps;
 
-/** Every activity the worker runs, built from its dependencies (the Kysely instance, and the HTTP clients to come). */
+/** Every activity the worker runs, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createActivityLifecycleActivities(deps.db),
+    ...createSyncActivities(deps),
   };
 }

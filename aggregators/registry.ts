@@ -63,3 +63,10 @@ export function aggregatorEndpoints(
     },
   };
 }
+
+/** One adapter per aggregator, as the worker's activities use them. */
+export function createAdapters(): Record<Aggregator, AggregatorAdapter> {
+  return Object.fromEntries(
+    Object.values(AGGREGATOR_MODULES).map((module) => [module.aggregator, module.createAdapter()]),
+  ) as Record<Aggregator, AggregatorAdapter>;
+}

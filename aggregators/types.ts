@@ -60,6 +60,17 @@ export interface SessionCounts {
   totalBooked?: number | undefined;
 }
 
+/** A session as the aggregator holds it, read back for reconciliation (only what every contract returns as sent). */
+export interface HeldSession {
+  externalId: string;
+  /** ISO 8601 with an offset. */
+  startsAt: string;
+  durationMinutes: number;
+  room: string | null;
+  totalCapacity: number;
+  totalBooked: number;
+}
+
 /** The aggregator's ids for a published session. */
 export interface SessionRef {
   activityExternalId: string;
@@ -129,6 +140,11 @@ export interface AggregatorAdapter {
   updateSession(ctx: ConnectionContext, ref: SessionRef, session: SessionListing): Promise<void>;
   patchSessionCounts(ctx: ConnectionContext, ref: SessionRef, counts: SessionCounts): Promise<void>;
   deleteSession(ctx: ConnectionContext, ref: SessionRef): Promise<void>;
+  /**
+   * Every session the aggregator holds for the activity starting within [from, to] (ISO 8601 with offsets), all
+   * pages: the periodic reconciliation compares them with what should be there.
+   */
+  listSessions(ctx: ConnectionContext, activityExternalId: string, range: { from: string; to: string }): Promise<HeldSession[]>;
   /** The studio cancelled the session: the aggregator cancels it and every booking in it. */
   cancelSession(ctx: ConnectionContext, ref: SessionRef, reason?: string): Promise<void>;
 

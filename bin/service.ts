@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { aggregatorEndpoints, type SandboxEndpoint } from '../aggregators/registry.js';
+import { aggregatorEndpoints, createAdapters, type SandboxEndpoint } from '../aggregators/registry.js';
 import { createApp } from '../api/app.js';
 import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
@@ -99,27 +99,6 @@ async function main(): Promise<void> {
     stops.push(() => connection.close());
     await ensureSearchAttributes(connection, config.temporal.namespace, logger);
 
-    if (role === 'start' || role === 'worker') {
-      const workerConnection = await connectWorker(config.temporal, temporal.address);
-      const worker = await createWorker({
-        connection: workerConnection,
-        namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
-        deps: { db },
-      });
-      const running = worker.run();
-      stops.push(async () => {
-        worker.shutdown();
-        await running;
-        await workerConnection.close();
-      });
-      running.catch((error: unknown) => {
-        logger.fatal({ err: error }, 'worker stopped unexpectedly');
-        void shutdown('worker-failure', 1);
-      });
-      logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
-    }
-
     let sandboxes: Partial<Record<Aggregator, SandboxEndpoint>> = {};
     let sandboxLines: string[] = [];
     const sandboxesOn =
@@ -144,13 +123,35 @@ async function main(): Promise<void> {
       sandboxLines = describeSandboxes(running);
     }
     const endpoints = aggregatorEndpoints(config.aggregators.apiUrls, sandboxes);
+    const secretBox = new SecretBox(config.secretsKey ?? '');
+
+    if (role === 'start' || role === 'worker') {
+      const workerConnection = await connectWorker(config.temporal, temporal.address);
+      const worker = await createWorker({
+        connection: workerConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        deps: { db, secretBox, endpoints, adapters: createAdapters(), horizonMs: config.sync.horizonMs },
+      });
+      const running = worker.run();
+      stops.push(async () => {
+        worker.shutdown();
+        await running;
+        await workerConnection.close();
+      });
+      running.catch((error: unknown) => {
+        logger.fatal({ err: error }, 'worker stopped unexpectedly');
+        void shutdown('worker-failure', 1);
+      });
+      logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+    }
 
     if (role === 'start' || role === 'api') {
       const app = createApp({
         endpoints,
         db,
         logger,
-        secretBox: new SecretBox(config.secretsKey ?? ''),
+        secretBox,
         lifecycle: temporalLifecycleControl(client, {
           taskQueue: config.temporal.taskQueue,
           syncIntervalMs: config.sync.intervalMs,

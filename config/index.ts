@@ -85,6 +85,7 @@ const envSchema = z
     TEMPORAL_CLI_PATH: optionalString,
 
     SYNC_INTERVAL: durationMs.default(30 * 60_000),
+    BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(365).default(14),
 
     SANDBOXES: z.enum(['auto', 'off']).default('auto'),
     SANDBOX_HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -134,7 +135,7 @@ export interface Config {
   secretsKey: string | undefined;
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: TemporalConfig;
-  sync: { intervalMs: number };
+  sync: { intervalMs: number; horizonMs: number };
   aggregators: {
     /** API base URLs configured for real aggregators; an aggregator absent here has none configured. */
     apiUrls: Partial<Record<Aggregator, string>>;
@@ -197,7 +198,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       devServer: { port: env.TEMPORAL_DEV_PORT, uiPort: env.TEMPORAL_UI_PORT, cliPath: env.TEMPORAL_CLI_PATH },
       uiUrl: env.TEMPORAL_UI_URL,
     },
-    sync: { intervalMs: env.SYNC_INTERVAL },
+    sync: { intervalMs: env.SYNC_INTERVAL, horizonMs: env.BOOKING_HORIZON_DAYS * 86_400_000 },
     aggregators: {
       apiUrls: Object.fromEntries(
         AGGREGATORS.flatMap((a) => {

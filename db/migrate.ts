@@ -1,6 +1,7 @@
 import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './index.js';
 import * as m0001 from './migrations/0001_initial.js';
+import * as m0002 from './migrations/0002_sync_state.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they work the same from TypeScript sources,
@@ -8,6 +9,7 @@ import * as m0001 from './migrations/0001_initial.js';
  */
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_sync_state': m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -162,6 +162,12 @@ export interface ActivityPublicationsTable {
   pushed_fingerprint: string | null;
   pushed_at: Date | null;
   hidden: Generated<boolean>;
+  /** The content the aggregator refused for good (a 4xx): not sent again until it changes. */
+  refused_fingerprint: string | null;
+  last_error: string | null;
+  last_error_at: Date | null;
+  /** The end of the last pass that reached this connection without an error. */
+  last_synced_at: Date | null;
 }
 
 export interface SessionPublicationsTable {
@@ -170,8 +176,13 @@ export interface SessionPublicationsTable {
   external_id: string | null;
   pushed_fingerprint: string | null;
   pushed_total_booked: number | null;
+  pushed_total_capacity: number | null;
   pushed_at: Date | null;
   removed: Generated<boolean>;
+  /** The content the aggregator refused for good (a 4xx): not sent again until it changes. */
+  refused_fingerprint: string | null;
+  last_error: string | null;
+  last_error_at: Date | null;
 }
 
 /** What the lifecycle workflow of an activity has recorded about itself. */

@@ -30,3 +30,12 @@ export function listingFingerprint(listing: ActivityListing | SessionListing): s
   }
   return createHash('sha256').update(canonicalJson(details)).digest('hex');
 }
+
+/**
+ * What a reconciliation compares with what an aggregator holds: the fields every contract gives back unchanged (the
+ * start as an instant, the duration, the room). Everything else of a listing is compared with what we last pushed.
+ */
+export function remoteFingerprint(session: Pick<SessionListing, 'startsAt' | 'durationMinutes' | 'room'>): string {
+  const details = { at: Date.parse(session.startsAt), durationMinutes: session.durationMinutes, room: session.room ?? null };
+  return createHash('sha256').update(canonicalJson(details)).digest('hex');
+}

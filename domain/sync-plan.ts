@@ -1,7 +1,7 @@
 import type { ActivityListing, SessionListing } from '../aggregators/types.js';
-import { listingFingerprint } from './fingerprint.js';
+import { listingFingerprint, remoteFingerprint } from './fingerprint.js';
 
-export { listingFingerprint } from './fingerprint.js';
+export { listingFingerprint, remoteFingerprint } from './fingerprint.js';
 
 /**
  * What one sync pass must send to one connection (SPEC §4, activity lifecycle and schedule sync): the difference
@@ -46,7 +46,7 @@ export interface PublishedState {
   sessions: readonly PublishedSession[];
 }
 
-/** A session the aggregator really holds, its details fingerprinted like ours (listingFingerprint). */
+/** A session the aggregator really holds, its details fingerprinted with remoteFingerprint. */
 export interface RemoteSession {
   externalId: string;
   fingerprint: string;
@@ -152,7 +152,7 @@ export function planSync(desired: DesiredState, published: PublishedState, optio
     const held = remote?.get(p.externalId);
     const fingerprint = listingFingerprint(s.listing);
     if (remote && !held) upserts.push(createSession(s, fingerprint));
-    else if (p.fingerprint !== fingerprint || (held && held.fingerprint !== fingerprint)) {
+    else if (p.fingerprint !== fingerprint || (held && held.fingerprint !== remoteFingerprint(s.listing))) {
       // The listing carries the counts, so a details update also brings them up to date.
       upserts.push({ kind: 'update_session', sessionId: s.sessionId, externalId: p.externalId, listing: s.listing, fingerprint });
     } else if (countsDiffer(p, s.listing) || (held && countsDiffer(held, s.listing))) {

@@ -50,3 +50,13 @@ export function safeEqual(a: string, b: string): boolean {
   const right = Buffer.from(b, 'utf8');
   return left.length === right.length && timingSafeEqual(left, right);
 }
+
+/** A connection's secrets, as stored sealed in its row. */
+export interface ConnectionCredentials {
+  apiToken?: string | undefined;
+  webhookSecret?: string | undefined;
+}
+
+export function openCredentials(box: SecretBox, sealed: string | null): ConnectionCredentials {
+  return sealed === null ? {} : (box.openJson(sealed) as ConnectionCredentials);
+}

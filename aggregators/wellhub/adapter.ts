@@ -8,6 +8,7 @@ import type {
   AggregatorEvent,
   BookingRef,
   ConnectionContext,
+  HeldSession,
   SessionCounts,
   SessionListing,
   SessionRef,
@@ -131,6 +132,18 @@ export class WellhubAdapter implements AggregatorAdapter {
       if (error instanceof AggregatorHttpError && error.status === 404) return;
       throw error;
     }
+  }
+
+  async listSessions(ctx: ConnectionContext, activityExternalId: string, range: { from: string; to: string }): Promise<HeldSession[]> {
+    const { results } = await this.client.listSlots(ctx, activityExternalId, range);
+    return results.map((slot) => ({
+      externalId: String(slot.id),
+      startsAt: new Date(parseWellhubDate(slot.occur_date)).toISOString(),
+      durationMinutes: slot.length_in_minutes ?? 0,
+      room: slot.room ?? null,
+      totalCapacity: slot.total_capacity,
+      totalBooked: slot.total_booked,
+    }));
   }
 
   /** Wellhub has no cancelled state for slots and no field for the reason: the slot is deleted. */

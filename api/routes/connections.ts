@@ -4,22 +4,13 @@ import type { Db } from '../../db/index.js';
 import type { Aggregator } from '../../domain/model.js';
 import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
-import type { SecretBox } from '../../lib/secrets.js';
+import { openCredentials, type SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
 import { ApiError, found } from '../errors.js';
 import { presentConnection } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
-
-export interface ConnectionCredentials {
-  apiToken?: string | undefined;
-  webhookSecret?: string | undefined;
-}
-
-export function openCredentials(box: SecretBox, sealed: string | null): ConnectionCredentials {
-  return sealed === null ? {} : (box.openJson(sealed) as ConnectionCredentials);
-}
 
 export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints): AnyRoute[] {
   const present = (row: Selectable<ConnectionsTable>) => {

@@ -14,7 +14,7 @@ import {
   type ActivityLifecycleWorkflow,
 } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { createTestDatabase, eventually } from '../support/harness.js';
+import { activityDeps, createTestDatabase, eventually } from '../support/harness.js';
 import { seedActivity } from '../support/seed.js';
 
 /**
@@ -43,7 +43,7 @@ describe('activity lifecycle timer (time-skipping server)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities({ db }),
+      activities: createActivities(activityDeps(db)),
     });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {
@@ -72,6 +72,8 @@ describe('activity lifecycle timer (time-skipping server)', () => {
       expect(await passesReach(7)).toMatchObject({ sync_passes: 7, last_sync_reason: 'change' });
       expect((await handle.query(lifecycleStateQuery)).changesSeen).toBe(1);
 
+      // As the API does: the ledger says opted out, then the workflow is told.
+      await db.updateTable('activities').set({ allow_aggregator_bookings: false }).where('id', '=', ids.activityId).execute();
       await handle.signal(optOutSignal);
       const result = await handle.result();
       expect(result.phase).toBe('stopped');

@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { aggregatorEndpoints } from '../../aggregators/registry.js';
+import { aggregatorEndpoints, createAdapters, type AggregatorEndpoints } from '../../aggregators/registry.js';
+import type { ActivityDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
@@ -48,8 +49,15 @@ export interface TemporalHarness {
   stop: () => Promise<void>;
 }
 
+export const TEST_HORIZON_MS = 14 * 86_400_000;
+
+/** The worker's activities on the given database, calling aggregators at `endpoints` (the sandboxes of a test). */
+export function activityDeps(db: Db, endpoints: AggregatorEndpoints = aggregatorEndpoints({})): ActivityDeps {
+  return { db, secretBox: new SecretBox(SECRETS_KEY), endpoints, adapters: createAdapters(), horizonMs: TEST_HORIZON_MS };
+}
+
 /** A worker on its own task queue against the shared dev server, with the real activities on the given database. */
-export async function startTemporal(db: Db): Promise<TemporalHarness> {
+export async function startTemporal(db: Db, endpoints?: AggregatorEndpoints): Promise<TemporalHarness> {
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -57,7 +65,7 @@ export async function startTemporal(db: Db): Promise<TemporalHarness> {
     connection: nativeConnection,
     namespace: 'default',
     taskQueue,
-    deps: { db },
+    deps: activityDeps(db, endpoints),
     workflowBundlePath: inject('workflowBundlePath'),
   });
   const running = worker.run();

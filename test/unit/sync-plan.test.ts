@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActivityListing, SessionListing } from '../../aggregators/types.js';
 import {
   listingFingerprint,
+  remoteFingerprint,
   planSync,
   type DesiredSession,
   type DesiredState,
@@ -60,7 +61,7 @@ function publishedWith(sessions: PublishedSession[], over: { hidden?: boolean; l
 
 function held(s: DesiredSession, externalId: string, over: Partial<RemoteSession> = {}): RemoteSession {
   const { totalCapacity, totalBooked } = s.listing;
-  return { externalId, fingerprint: listingFingerprint(s.listing), totalCapacity, totalBooked, startsAt: s.startsAt, ...over };
+  return { externalId, fingerprint: remoteFingerprint(s.listing), totalCapacity, totalBooked, startsAt: s.startsAt, ...over };
 }
 
 const kinds = (ops: SyncOp[]) => ops.map((op) => ('sessionId' in op ? `${op.kind}:${op.sessionId}` : op.kind));
@@ -256,7 +257,7 @@ class World {
         const { totalCapacity, totalBooked } = op.listing;
         const startsAt = new Date(op.listing.startsAt);
         expect(startsAt.getTime()).toBeGreaterThan(this.now.getTime());
-        this.remote.set(externalId, { externalId, fingerprint: op.fingerprint, totalCapacity, totalBooked, startsAt });
+        this.remote.set(externalId, { externalId, fingerprint: remoteFingerprint(op.listing), totalCapacity, totalBooked, startsAt });
         this.record(op.sessionId, { externalId, fingerprint: op.fingerprint, totalCapacity, totalBooked, startsAt, removed: false });
         return;
       }
@@ -356,7 +357,7 @@ function expectConverged(world: World, want: DesiredState, now: Date): void {
   for (const s of future) {
     const p = world.published.sessions.find((row) => row.sessionId === s.sessionId && !row.removed);
     const r = p?.externalId ? world.remote.get(p.externalId) : undefined;
-    expect(r).toMatchObject({ fingerprint: listingFingerprint(s.listing), totalCapacity: s.listing.totalCapacity, totalBooked: s.listing.totalBooked });
+    expect(r).toMatchObject({ fingerprint: remoteFingerprint(s.listing), totalCapacity: s.listing.totalCapacity, totalBooked: s.listing.totalBooked });
   }
   if (world.remoteActivity) expect(world.remoteActivity.visible).toBe(want.activity.offered);
 }

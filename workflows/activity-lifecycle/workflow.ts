@@ -9,6 +9,7 @@ import {
   type ActivityLifecycleInput,
   type ActivityLifecycleState,
 } from './contract.js';
+import { SyncLanes } from './lanes.js';
 
 const acts = proxyActivities<ActivityLifecycleActivities>({
   startToCloseTimeout: '30 seconds',
@@ -18,11 +19,13 @@ const acts = proxyActivities<ActivityLifecycleActivities>({
 const sameChange = (a: ActivityChange, b: ActivityChange) => a.kind === b.kind && a.id === b.id;
 
 /**
- * One long-lived workflow per activity opted in to aggregator bookings. It runs a sync pass at start, within
- * moments of every change the API signals, and every sync interval to repair drift; it ends when the studio opts
- * the activity out. What a pass pushes to the aggregators grows with the adapters; today it records the pass.
+ * One long-lived workflow per activity opted in to aggregator bookings. It syncs the activity and its sessions in
+ * the booking horizon to every active connection at start, within moments of every change the API signals, when a
+ * session enters the horizon, and every sync interval (reading back what each aggregator holds, to repair drift).
+ * Opting out hides the activity everywhere and removes its future sessions; then the workflow ends.
  */
 export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): Promise<ActivityLifecycleState> {
+  const lanes = new SyncLanes(input.activityId, input.carried?.connections ?? []);
   const state: ActivityLifecycleState = {
     phase: 'starting',
     optedOut: false,
@@ -30,6 +33,9 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
     syncPasses: input.carried?.syncPasses ?? 0,
     changesSeen: input.carried?.changesSeen ?? 0,
     pending: input.carried?.pending ?? [],
+    lastReconcileAt: input.carried?.lastReconcileAt ?? null,
+    connections: [],
+    nextHorizonEntryAt: null,
   };
   setHandler(activityChangedSignal, (change) => {
     state.changesSeen += 1;
@@ -39,35 +45,59 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
   setHandler(optOutSignal, () => {
     state.optedOut = true;
   });
-  setHandler(lifecycleStateQuery, () => state);
+  setHandler(lifecycleStateQuery, () => ({ ...state, connections: lanes.statuses(), nextHorizonEntryAt: lanes.nextHorizonEntryAt }));
 
   const pass = async (reason: SyncReason) => {
     const changes = state.pending.splice(0);
+    const reconcile = reason === 'periodic';
+    if (reconcile) state.lastReconcileAt = Date.now();
+    const targets = await lanes.refresh(reconcile);
     await acts.recordSyncPass({ activityId: input.activityId, reason, changes });
     state.syncPasses += 1;
     state.lastSyncReason = reason;
+    return targets;
   };
 
   if (input.carried === undefined) {
     await acts.recordLifecycleStarted(input);
+    state.lastReconcileAt = Date.now();
     await pass('start');
   }
   state.phase = 'running';
 
-  while (!state.optedOut) {
-    const woken = await condition(() => state.optedOut || state.pending.length > 0, input.syncIntervalMs);
-    if (state.optedOut) break;
-    await pass(woken ? 'change' : 'periodic');
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      const { syncPasses, changesSeen, pending } = state;
-      await continueAsNew<typeof activityLifecycleWorkflow>({ ...input, carried: { syncPasses, changesSeen, pending } });
+  for (;;) {
+    while (!state.optedOut) {
+      const reconcileAt = (state.lastReconcileAt ?? Date.now()) + input.syncIntervalMs;
+      const horizonAt = lanes.nextHorizonEntryAt === null ? Infinity : Date.parse(lanes.nextHorizonEntryAt);
+      const wakeAt = Math.min(reconcileAt, horizonAt);
+      const woken = await condition(() => state.optedOut || state.pending.length > 0, Math.max(1, wakeAt - Date.now()));
+      if (state.optedOut) break;
+      lanes.horizonEntryPassed(Date.now());
+      await pass(woken ? 'change' : Date.now() >= reconcileAt ? 'periodic' : 'change');
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(() => lanes.idle() && allHandlersFinished());
+        const { syncPasses, changesSeen, pending, lastReconcileAt } = state;
+        await continueAsNew<typeof activityLifecycleWorkflow>({
+          ...input,
+          carried: { syncPasses, changesSeen, pending, lastReconcileAt, connections: lanes.statuses() },
+        });
+      }
+    }
+
+    // The last pass to every connection finds the activity no longer offered: it hides it and removes its sessions.
+    state.phase = 'stopping';
+    const targets = await pass('change');
+    await condition(() => lanes.idle());
+    if (!targets.offered && state.pending.length === 0) break;
+    // Opted in again while stopping: carry on.
+    if (targets.offered) {
+      state.optedOut = false;
+      state.phase = 'running';
     }
   }
 
-  state.phase = 'stopping';
   await acts.recordLifecycleStopped(input);
   state.phase = 'stopped';
   log.info('activity lifecycle stopped', { activityId: input.activityId, syncPasses: state.syncPasses });
-  return state;
+  return { ...state, connections: lanes.statuses(), nextHorizonEntryAt: null };
 }

@@ -1,0 +1,302 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { AggregatorHttpError } from '../aggregators/http.js';
+import type { AggregatorEndpoints } from '../aggregators/registry.js';
+import { toTemporalFailure } from '../aggregators/temporal-failure.js';
+import type { AggregatorAdapter, ConnectionContext } from '../aggregators/types.js';
+import {
+  activeConnectionsOfVenue,
+  bookedFor,
+  firstSessionAfter,
+  publishedCounts,
+  readActivityForSync,
+  readActivityPublication,
+  readConnection,
+  readSessionPublications,
+  readSessionsInHorizon,
+  writeActivityPublication,
+  writeSessionPublication,
+} from '../db/sync-state.js';
+import type { Db } from '../db/index.js';
+import { remoteFingerprint } from '../domain/fingerprint.js';
+import { activityListing, nextHorizonEntry, sessionListing, type ActivityFacts } from '../domain/listing.js';
+import type { Aggregator } from '../domain/model.js';
+import { formatInOffset } from '../domain/time.js';
+import { planSync, type PublishedSession, type RemoteSession, type SyncOp } from '../domain/sync-plan.js';
+import { openCredentials, type SecretBox } from '../lib/secrets.js';
+import type { ActivityLifecycleActivities, SyncReport } from '../workflows/activity-lifecycle/contract.js';
+
+export interface SyncDeps {
+  db: Db;
+  secretBox: SecretBox;
+  endpoints: AggregatorEndpoints;
+  adapters: Readonly<Record<Aggregator, AggregatorAdapter>>;
+  /** Sessions starting within this much of now are listed (BOOKING_HORIZON_DAYS). */
+  horizonMs: number;
+  now?: () => Date;
+}
+
+/** A refusal for good: the aggregator answered a 4xx, or the request could not be built from our data. */
+function refusedForGood(error: unknown): error is Error {
+  if (error instanceof AggregatorHttpError) return !error.retryable;
+  return error instanceof Error && error.name.endsWith('InvalidError');
+}
+
+/** What the refusal of an op is recorded against, so the same content is not sent again until it changes. */
+function contentKey(op: SyncOp): string {
+  if (op.kind === 'patch_counts') return `counts:${op.totalCapacity}/${op.totalBooked}`;
+  if (op.kind === 'delete_session') return `delete:${op.externalId}`;
+  return op.fingerprint;
+}
+
+function facts(row: NonNullable<Awaited<ReturnType<typeof readActivityForSync>>>['activity']): ActivityFacts {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    category: row.category,
+    maxParticipants: row.max_participants,
+    aggregatorLimit: row.aggregator_limit,
+    bookingOpensMinutesBefore: row.booking_opens_minutes_before,
+    bookingClosesMinutesBefore: row.booking_closes_minutes_before,
+    cancellationCutoffMinutes: row.cancellation_cutoff_minutes,
+  };
+}
+
+export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActivities, 'listSyncTargets' | 'syncConnection'> {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    async listSyncTargets({ activityId }) {
+      const found = await readActivityForSync(db, activityId);
+      if (!found) return { offered: false, connections: [] };
+      const connections = await activeConnectionsOfVenue(db, found.activity.venue_id);
+      return {
+        offered: found.activity.allow_aggregator_bookings,
+        connections: connections.map((c) => ({ connectionId: c.id, aggregator: c.aggregator })),
+      };
+    },
+
+    async syncConnection({ activityId, connectionId, reconcile }) {
+      const log = Context.current().log;
+      const started = now();
+      const report: SyncReport = {
+        connectionId,
+        outcome: 'synced',
+        writes: 0,
+        reads: 0,
+        ops: {},
+        refused: [],
+        published: { activity: false, sessions: 0 },
+        nextHorizonEntryAt: null,
+        finishedAt: started.toISOString(),
+      };
+      const [found, connection] = await Promise.all([readActivityForSync(db, activityId), readConnection(db, connectionId)]);
+      if (!found || !connection || connection.status !== 'active') return { ...report, outcome: 'skipped' };
+      const aggregator = connection.aggregator as Aggregator;
+      const adapter = deps.adapters[aggregator];
+      if (connection.external_venue_id === null) {
+        const message = "the connection has no externalVenueId (the aggregator's id for the venue)";
+        await writeActivityPublication(db, activityId, connectionId, { lastError: message });
+        return { ...report, outcome: 'refused', refused: [{ what: 'connection', message }] };
+      }
+      const ctx: ConnectionContext = {
+        connectionId,
+        externalVenueId: connection.external_venue_id,
+        baseUrl: deps.endpoints.baseUrlFor(aggregator, connection.api_base_url),
+        credentials: openCredentials(deps.secretBox, connection.credentials_sealed),
+        settings: connection.settings as Record<string, unknown>,
+      };
+
+      const activity = facts(found.activity);
+      const offered = found.activity.allow_aggregator_bookings;
+      const horizonEnd = new Date(started.getTime() + deps.horizonMs);
+      const [sessions, publication, sessionRows, beyond] = await Promise.all([
+        readSessionsInHorizon(db, activityId, started, horizonEnd),
+        readActivityPublication(db, activityId, connectionId),
+        readSessionPublications(db, activityId, connectionId),
+        firstSessionAfter(db, activityId, horizonEnd),
+      ]);
+      const quota = found.quotas[aggregator];
+      const desired = {
+        activity: { listing: activityListing(activity), offered },
+        sessions: sessions.map(({ session, bookedBy }) => ({
+          sessionId: session.id,
+          startsAt: session.starts_at,
+          listing: sessionListing(
+            activity,
+            {
+              id: session.id,
+              startsAt: session.starts_at,
+              utcOffset: session.utc_offset,
+              durationMinutes: session.duration_minutes,
+              room: session.room,
+              instructors: session.instructors,
+              capacityOverride: session.capacity_override,
+              aggregatorLimitOverride: session.aggregator_limit_override,
+            },
+            quota,
+            bookedFor(bookedBy, aggregator),
+          ),
+        })),
+      };
+      const published = {
+        activity: publication
+          ? { externalId: publication.external_id, fingerprint: publication.pushed_fingerprint, hidden: publication.hidden }
+          : undefined,
+        sessions: sessionRows.map(
+          (row): PublishedSession => ({
+            sessionId: row.session_id,
+            externalId: row.external_id,
+            fingerprint: row.pushed_fingerprint,
+            totalCapacity: row.pushed_total_capacity,
+            totalBooked: row.pushed_total_booked,
+            startsAt: row.starts_at,
+            removed: row.removed,
+          }),
+        ),
+      };
+
+      let remote: RemoteSession[] | undefined;
+      const activityExternalId = publication?.external_id ?? null;
+      if (reconcile && activityExternalId !== null && offered) {
+        const offset = sessions[0]?.session.utc_offset ?? '+00:00';
+        try {
+          const held = await adapter.listSessions(ctx, activityExternalId, {
+            from: formatInOffset(started, offset),
+            to: formatInOffset(horizonEnd, offset),
+          });
+          report.reads += 1;
+          remote = held.map((h) => ({
+            externalId: h.externalId,
+            fingerprint: remoteFingerprint(h),
+            totalCapacity: h.totalCapacity,
+            totalBooked: h.totalBooked,
+            startsAt: new Date(h.startsAt),
+          }));
+        } catch (error) {
+          if (!refusedForGood(error)) throw toTemporalFailure(error);
+          report.refused.push({ what: 'read', message: error.message });
+        }
+      }
+
+      const refusedBefore = new Map<string, string | null>([
+        ...sessionRows.map((row): [string, string | null] => [row.session_id, row.refused_fingerprint]),
+        [activityId, publication?.refused_fingerprint ?? null],
+      ]);
+      const ops = planSync(desired, published, { now: started, remote }).filter((op) => {
+        const subject = 'sessionId' in op ? op.sessionId : activityId;
+        return subject === null || refusedBefore.get(subject) !== contentKey(op);
+      });
+
+      let externalActivity = activityExternalId;
+      for (const op of ops) {
+        Context.current().heartbeat({ op: op.kind });
+        try {
+          externalActivity = await apply(op, externalActivity);
+          report.writes += 1;
+          report.ops[op.kind] = (report.ops[op.kind] ?? 0) + 1;
+        } catch (error) {
+          if (!refusedForGood(error)) {
+            const failure = toTemporalFailure(error);
+            await writeActivityPublication(db, activityId, connectionId, { lastError: error instanceof Error ? error.message : String(error) });
+            throw failure instanceof Error ? failure : ApplicationFailure.retryable(String(failure));
+          }
+          report.writes += error instanceof AggregatorHttpError && error.status !== undefined ? 1 : 0;
+          report.refused.push({ what: 'sessionId' in op && op.sessionId ? `session ${op.sessionId}` : 'activity', message: error.message });
+          await recordRefusal(op, error.message);
+          log.warn('aggregator refused a sync call for good', { activityId, connectionId, aggregator, op: op.kind, error: error.message });
+        }
+      }
+
+      const finishedAt = now();
+      if (report.refused.length === 0) {
+        await writeActivityPublication(db, activityId, connectionId, { lastError: null, syncedAt: finishedAt });
+      } else {
+        report.outcome = 'refused';
+        const [first] = report.refused;
+        await writeActivityPublication(db, activityId, connectionId, { lastError: `${first?.what}: ${first?.message}` });
+      }
+      const current = await readActivityPublication(db, activityId, connectionId);
+      report.published = {
+        activity: current?.external_id !== null && current?.external_id !== undefined && !current.hidden,
+        sessions: await publishedCounts(db, activityId, connectionId),
+      };
+      report.nextHorizonEntryAt = offered ? (nextHorizonEntry(beyond, deps.horizonMs)?.toISOString() ?? null) : null;
+      report.finishedAt = finishedAt.toISOString();
+      if (report.writes > 0 || report.refused.length > 0) {
+        log.info('sync pass to connection', { activityId, connectionId, aggregator, writes: report.writes, reads: report.reads, refused: report.refused.length });
+      }
+      return report;
+
+      /** Sends one op and records it at once, so a retry of this activity resumes where it stopped. */
+      async function apply(op: SyncOp, classId: string | null): Promise<string | null> {
+        switch (op.kind) {
+          case 'create_activity': {
+            const { externalId } = await adapter.pushActivity(ctx, op.listing);
+            await writeActivityPublication(db, activityId, connectionId, { externalId, fingerprint: op.fingerprint, hidden: false, refusedFingerprint: null });
+            return externalId;
+          }
+          case 'update_activity':
+          case 'hide_activity': {
+            const hidden = op.kind === 'hide_activity';
+            await (hidden ? adapter.hideActivity(ctx, op.externalId, op.listing) : adapter.updateActivity(ctx, op.externalId, op.listing));
+            await writeActivityPublication(db, activityId, connectionId, { fingerprint: op.fingerprint, hidden, refusedFingerprint: null });
+            return classId;
+          }
+          case 'create_session': {
+            if (classId === null) throw new Error('a session cannot be created before its activity');
+            const { externalId } = await adapter.createSession(ctx, classId, op.listing);
+            await writeSessionPublication(db, op.sessionId, connectionId, {
+              externalId,
+              fingerprint: op.fingerprint,
+              totalCapacity: op.listing.totalCapacity,
+              totalBooked: op.listing.totalBooked,
+              removed: false,
+              refusedFingerprint: null,
+              lastError: null,
+            });
+            return classId;
+          }
+          case 'update_session': {
+            await adapter.updateSession(ctx, { activityExternalId: classId ?? '', sessionExternalId: op.externalId }, op.listing);
+            await writeSessionPublication(db, op.sessionId, connectionId, {
+              fingerprint: op.fingerprint,
+              totalCapacity: op.listing.totalCapacity,
+              totalBooked: op.listing.totalBooked,
+              refusedFingerprint: null,
+              lastError: null,
+            });
+            return classId;
+          }
+          case 'patch_counts': {
+            const ref = { activityExternalId: classId ?? '', sessionExternalId: op.externalId };
+            await adapter.patchSessionCounts(ctx, ref, { totalCapacity: op.totalCapacity, totalBooked: op.totalBooked });
+            await writeSessionPublication(db, op.sessionId, connectionId, {
+              totalCapacity: op.totalCapacity,
+              totalBooked: op.totalBooked,
+              refusedFingerprint: null,
+              lastError: null,
+            });
+            return classId;
+          }
+          case 'delete_session': {
+            await adapter.deleteSession(ctx, { activityExternalId: classId ?? '', sessionExternalId: op.externalId });
+            if (op.sessionId !== null) await writeSessionPublication(db, op.sessionId, connectionId, { removed: true, lastError: null });
+            return classId;
+          }
+        }
+      }
+
+      async function recordRefusal(op: SyncOp, message: string): Promise<void> {
+        const write = { refusedFingerprint: contentKey(op), lastError: message };
+        if ('sessionId' in op) {
+          if (op.sessionId !== null) await writeSessionPublication(db, op.sessionId, connectionId, write);
+        } else {
+          await writeActivityPublication(db, activityId, connectionId, write);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import type { ActivityListing, Instructor, SessionListing } from '../aggregators/types.js';
+import { aggregatorOffer, type BookedCounts } from './free-spots.js';
+import { formatInOffset } from './time.js';
+
+/** What an aggregator is shown of an activity and its sessions, built from the ledger's rows. Pure. */
+
+export interface ActivityFacts {
+  id: string;
+  name: string;
+  description: string;
+  category: string | null;
+  maxParticipants: number;
+  aggregatorLimit: number | null;
+  bookingOpensMinutesBefore: number | null;
+  bookingClosesMinutesBefore: number;
+  cancellationCutoffMinutes: number;
+}
+
+export interface SessionFacts {
+  id: string;
+  startsAt: Date;
+  /** The offset the session was scheduled with: times are sent back in it. */
+  utcOffset: string;
+  durationMinutes: number;
+  room: string | null;
+  instructors: Instructor[];
+  capacityOverride: number | null;
+  aggregatorLimitOverride: number | null;
+}
+
+export function activityListing(activity: ActivityFacts): ActivityListing {
+  return {
+    activityId: activity.id,
+    name: activity.name,
+    description: activity.description,
+    category: activity.category,
+    bookable: true,
+    visible: true,
+  };
+}
+
+/**
+ * One session as one aggregator sees it: its free spots bounded by capacity, the aggregator limit and this
+ * aggregator's quota (invariant 4), and the activity's booking window and cancellation cutoff as times.
+ */
+export function sessionListing(
+  activity: ActivityFacts,
+  session: SessionFacts,
+  quota: number | undefined,
+  booked: BookedCounts,
+): SessionListing {
+  const offer = aggregatorOffer({
+    maxParticipants: activity.maxParticipants,
+    capacityOverride: session.capacityOverride,
+    aggregatorLimit: activity.aggregatorLimit,
+    aggregatorLimitOverride: session.aggregatorLimitOverride,
+    quota,
+    booked,
+  });
+  const before = (minutes: number) => formatInOffset(new Date(session.startsAt.getTime() - minutes * 60_000), session.utcOffset);
+  return {
+    sessionId: session.id,
+    startsAt: formatInOffset(session.startsAt, session.utcOffset),
+    durationMinutes: session.durationMinutes,
+    room: session.room,
+    instructors: session.instructors.map(({ name, substitute }) => ({ name, substitute })),
+    totalCapacity: offer.totalCapacity,
+    totalBooked: offer.totalBooked,
+    bookingOpensAt: activity.bookingOpensMinutesBefore === null ? undefined : before(activity.bookingOpensMinutesBefore),
+    bookingClosesAt: before(activity.bookingClosesMinutesBefore),
+    cancellableUntil: before(activity.cancellationCutoffMinutes),
+    active: true,
+  };
+}
+
+/** The first moment a session beyond the horizon enters it, so a lifecycle can wake then rather than later. */
+export function nextHorizonEntry(startsBeyondHorizon: Date | undefined, horizonMs: number): Date | undefined {
+  return startsBeyondHorizon === undefined ? undefined : new Date(startsBeyondHorizon.getTime() - horizonMs);
+}

@@ -5,6 +5,7 @@ import type {
   AggregatorAdapter,
   BookingRef,
   ConnectionContext,
+  HeldSession,
   SessionCounts,
   SessionListing,
   SessionRef,
@@ -24,8 +25,11 @@ import {
   errorBodySchema,
   fieldErrors,
   healthResourceSchema,
+  listSessionsQuerySchema,
   rejectBookingBodySchema,
+  SESSION_PAGE_MAX,
   sessionBodySchema,
+  sessionPageSchema,
   sessionResourceSchema,
   type ActivityBody,
   type BookingAnswer,
@@ -40,6 +44,8 @@ export interface PartnerAdapterOptions {
   fetchImpl?: typeof fetch;
   /** Scope of the Idempotency-Key; default the current Temporal activity execution. */
   idempotencyScope?: IdempotencyScope;
+  /** Sessions asked per page by listSessions (`limit`); default the contract's maximum, 500. */
+  listPageSize?: number;
 }
 
 /** The generic adapter plus what only partner-contract aggregators need. */
@@ -62,6 +68,8 @@ interface Call<Res> {
   /** Path segments after /v1, each checked against the id pattern when named. */
   path: (string | { name: string; value: string })[];
   body?: { schema: z.ZodType; value: unknown };
+  /** Query parameters (undefined ones left out), checked by the schema before sending. */
+  query?: { schema: z.ZodType; value: Record<string, string | undefined> };
   response: z.ZodType<Res>;
 }
 
@@ -129,11 +137,19 @@ export function createPartnerAdapter(profile: PartnerProfile, options: PartnerAd
       if (parsed.success) body = parsed.data;
       else fields.push(...fieldErrors(parsed.error));
     }
+    const query = new URLSearchParams();
+    if (spec.query) {
+      const given = Object.fromEntries(Object.entries(spec.query.value).filter(([, value]) => value !== undefined));
+      const parsed = spec.query.schema.safeParse(given);
+      if (parsed.success) for (const [name, value] of Object.entries(given)) query.set(name, value!);
+      else fields.push(...fieldErrors(parsed.error));
+    }
     if (fields.length > 0) {
       throw refuse(operation, `request refused before sending: ${describeFields(fields)}`, { fields });
     }
 
-    const path = `/v1/${spec.path.map((segment) => encodeURIComponent(typeof segment === 'string' ? segment : segment.value)).join('/')}`;
+    const search = query.toString();
+    const path = `/v1/${spec.path.map((segment) => encodeURIComponent(typeof segment === 'string' ? segment : segment.value)).join('/')}${search ? `?${search}` : ''}`;
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (spec.method !== 'GET') headers['idempotency-key'] = idempotencyKey(scope(), operation, `${ctx.externalVenueId}:${path}`, body);
     const client = new JsonHttpClient({
@@ -242,6 +258,62 @@ export function createPartnerAdapter(profile: PartnerProfile, options: PartnerAd
         path: sessionPath(ctx, ref.sessionExternalId),
         response: z.undefined(),
       });
+    },
+    async listSessions(ctx, activityExternalId, range) {
+      const from = Date.parse(range.from);
+      const to = Date.parse(range.to);
+      const cursors = new Set<string>();
+      // Each page is checked against what was asked: a session of another venue or activity, or outside the range,
+      // would make the reconciliation remove or rewrite the wrong session; a repeated cursor would loop forever.
+      const pageSchema = sessionPageSchema.superRefine((page, check) => {
+        page.items.forEach((item, index) => {
+          const wrong = (field: string, message: string) => check.addIssue({ code: 'custom', path: ['items', index, field], message });
+          if (item.venue_id !== ctx.externalVenueId) wrong('venue_id', 'is not the venue asked for');
+          if (item.activity_reference !== activityExternalId) wrong('activity_reference', 'is not the activity asked for');
+          const startsAt = Date.parse(item.starts_at);
+          if (startsAt < from || startsAt > to) wrong('starts_at', 'is outside the range asked for');
+        });
+        if (page.next_cursor !== null && cursors.has(page.next_cursor)) {
+          check.addIssue({ code: 'custom', path: ['next_cursor'], message: 'repeats an earlier cursor: the listing does not advance' });
+        }
+      });
+      // By reference: a session moved between two page reads may come twice; its last state wins.
+      const held = new Map<string, HeldSession>();
+      let cursor: string | undefined;
+      do {
+        const page = await call(ctx, {
+          operation: 'listSessions',
+          method: 'GET',
+          path: ['venues', venue(ctx), 'sessions'],
+          query: {
+            schema: listSessionsQuerySchema,
+            value: {
+              activity_reference: activityExternalId,
+              from: range.from,
+              to: range.to,
+              limit: String(options.listPageSize ?? SESSION_PAGE_MAX),
+              cursor,
+            },
+          },
+          response: pageSchema,
+        });
+        for (const item of page.items) {
+          held.delete(item.reference);
+          // A cancelled session stays listed at the aggregator but is not held: nothing of ours should match it.
+          if (item.status !== 'scheduled') continue;
+          held.set(item.reference, {
+            externalId: item.reference,
+            startsAt: item.starts_at,
+            durationMinutes: item.duration_minutes,
+            room: item.room,
+            totalCapacity: item.capacity,
+            totalBooked: item.booked,
+          });
+        }
+        cursor = page.next_cursor ?? undefined;
+        if (cursor !== undefined) cursors.add(cursor);
+      } while (cursor !== undefined);
+      return [...held.values()];
     },
     async cancelSession(ctx, ref, reason) {
       const text = optionalText(reason);

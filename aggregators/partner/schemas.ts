@@ -73,6 +73,35 @@ export type AvailabilityBody = z.infer<typeof availabilityBodySchema>;
 export const cancelSessionBodySchema = z.strictObject({ reason: message.optional() });
 export type CancelSessionBody = z.infer<typeof cancelSessionBodySchema>;
 
+/** Page size of GET /v1/venues/{venue_id}/sessions: `limit` defaults to this, and may not exceed the maximum. */
+export const SESSION_PAGE_DEFAULT = 100;
+export const SESSION_PAGE_MAX = 500;
+const CURSOR_MAX = 512;
+
+/**
+ * The query of GET /v1/venues/{venue_id}/sessions, as it arrives (strings). Closed like the bodies: an unknown or
+ * repeated parameter is refused. `from` and `to` are inclusive; either may be left out.
+ */
+export const listSessionsQuerySchema = z
+  .strictObject({
+    activity_reference: idSchema.optional(),
+    from: timestamp.optional(),
+    to: timestamp.optional(),
+    limit: z
+      .string()
+      .regex(/^[1-9][0-9]{0,3}$/, `must be an integer from 1 to ${SESSION_PAGE_MAX}`)
+      .transform(Number)
+      .pipe(z.int().max(SESSION_PAGE_MAX, `must be an integer from 1 to ${SESSION_PAGE_MAX}`))
+      .optional(),
+    cursor: z.string().min(1).max(CURSOR_MAX).optional(),
+  })
+  .superRefine((query, ctx) => {
+    if (query.from !== undefined && query.to !== undefined && Date.parse(query.from) > Date.parse(query.to)) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must not be before from' });
+    }
+  });
+export type ListSessionsQuery = z.infer<typeof listSessionsQuerySchema>;
+
 export const confirmBookingBodySchema = z.strictObject({ venue_id: idSchema });
 export const rejectBookingBodySchema = z.strictObject({ venue_id: idSchema, reason_code: reasonCodeSchema, message: message.optional() });
 export const cancelBookingBodySchema = z.strictObject({ venue_id: idSchema, message: message.optional() });
@@ -119,6 +148,13 @@ export const sessionResourceSchema = z.object({
   updated_at: timestamp,
 });
 export type SessionResource = z.infer<typeof sessionResourceSchema>;
+
+/** One page of GET /v1/venues/{venue_id}/sessions: sessions ordered by starts_at, every status. */
+export const sessionPageSchema = z.object({
+  items: z.array(sessionResourceSchema),
+  next_cursor: z.string().min(1).max(CURSOR_MAX).nullable(),
+});
+export type SessionPage = z.infer<typeof sessionPageSchema>;
 
 export const BOOKING_STATUSES = [
   'pending',

@@ -201,6 +201,9 @@ const CLIENT_CASES: [string, string, AdapterCall][] = [
   ['cancelling a session with a bad reference', 'reference', (a, c) => a.cancelSession(c, { ...REF, sessionExternalId: 's?1' })],
   ['confirming a booking number with a space', 'booking_id', (a, c) => a.confirmBooking(c, { bookingNumber: 'bk 1' })],
   ['rejecting a booking number over 128 characters', 'booking_id', (a, c) => a.rejectBooking(c, { bookingNumber: 'b'.repeat(129) }, 'CLASS_IS_FULL')],
+  ['listing with a range ending before it starts', 'to', (a, c) => a.listSessions(c, 'activity-1', { from: at(HOUR), to: at(0) })],
+  ['listing from a time without UTC offset', 'from', (a, c) => a.listSessions(c, 'activity-1', { from: '2026-12-01T18:00:00', to: at(0) })],
+  ['listing an activity reference with a space', 'activity_reference', (a, c) => a.listSessions(c, 'activity 1', { from: at(0), to: at(HOUR) })],
 ];
 
 /** Every sandbox validation, by a raw request: 400 validation_failed naming the field. */
@@ -244,6 +247,23 @@ const RAW_CASES: [string, 'PUT' | 'PATCH' | 'POST', string, unknown, string][] =
   ['a rejection message over 500 characters', 'POST', '/v1/bookings/bk-1/reject', { venue_id: VENUE, reason_code: 'session_full', message: 'x'.repeat(501) }, 'message'],
   ['an unknown cancellation field', 'POST', '/v1/bookings/bk-1/cancel', { venue_id: VENUE, refund: true }, 'refund'],
   ['a booking id with a space', 'POST', '/v1/bookings/bk%201/confirm', { venue_id: VENUE }, 'booking_id'],
+];
+
+/** Every refusal of the session listing's query, by a raw request: 400 validation_failed naming the field. */
+const LIST_CASES: [string, string, string][] = [
+  ['a from without UTC offset', '/v1/venues/venue-1/sessions?from=2026-12-01T18:00:00', 'from'],
+  ['an unencoded + in the offset (read as a space)', '/v1/venues/venue-1/sessions?to=2026-12-01T18:00:00+01:00', 'to'],
+  ['a to before from', `/v1/venues/venue-1/sessions?${new URLSearchParams({ from: '2026-12-01T18:00:00+01:00', to: '2026-12-01T16:59:59Z' }).toString()}`, 'to'],
+  ['a limit of 0', '/v1/venues/venue-1/sessions?limit=0', 'limit'],
+  ['a limit over 500', '/v1/venues/venue-1/sessions?limit=501', 'limit'],
+  ['a fractional limit', '/v1/venues/venue-1/sessions?limit=1.5', 'limit'],
+  ['a limit that is not a number', '/v1/venues/venue-1/sessions?limit=ten', 'limit'],
+  ['a repeated limit', '/v1/venues/venue-1/sessions?limit=1&limit=2', 'limit'],
+  ['a cursor the sandbox did not issue', '/v1/venues/venue-1/sessions?cursor=abc', 'cursor'],
+  ['an empty cursor', '/v1/venues/venue-1/sessions?cursor=', 'cursor'],
+  ['an activity reference with a space', '/v1/venues/venue-1/sessions?activity_reference=activity%201', 'activity_reference'],
+  ['an unknown parameter', '/v1/venues/venue-1/sessions?status=scheduled', 'status'],
+  ['a venue id with a space', '/v1/venues/venue%201/sessions', 'venue_id'],
 ];
 
 describe.each(PARTNERS)('$id adapter against its sandbox', ({ id, createAdapter, start }) => {
@@ -439,6 +459,158 @@ describe.each(PARTNERS)('$id adapter against its sandbox', ({ id, createAdapter,
       const noToken = await failure(adapter.health({ ...ctx, credentials: {} }));
       expect(noToken).toMatchObject({ retryable: false, aggregatorMessage: 'the connection has no API token' });
       expect(sandbox.calls()).toEqual([]);
+    });
+  });
+
+  describe('session listing', () => {
+    const FROM = at(HOUR);
+    const TO = at(5 * HOUR);
+    /** The same instant as at(offsetMs), written in UTC. */
+    const utc = (offsetMs: number) => new Date(Date.parse(at(offsetMs))).toISOString();
+    const listCalls = () => sandbox.calls({ method: 'GET', path: /\/sessions$/ });
+
+    /** Sessions of two activities and two venues around [FROM, TO], created out of start order; s-3 cancelled. */
+    const seed = async () => {
+      const other = { ...ctx, externalVenueId: OTHER_VENUE };
+      await adapter.pushActivity(ctx, activity());
+      await adapter.pushActivity(ctx, activity({ activityId: 'activity-2', name: 'Pilates' }));
+      await adapter.pushActivity(other, activity());
+      const create = (c: ConnectionContext, activityId: string, sessionId: string, startsAt: string, overrides: Partial<SessionListing> = {}) =>
+        adapter.createSession(c, activityId, session({ sessionId, startsAt, bookingOpensAt: undefined, bookingClosesAt: undefined, cancellableUntil: undefined, ...overrides }));
+      await create(ctx, 'activity-1', 's-4', at(4 * HOUR), { room: null, totalCapacity: 20, totalBooked: 0 });
+      await create(ctx, 'activity-1', 's-late', at(5 * HOUR + MIN));
+      await create(ctx, 'activity-1', 's-1', FROM);
+      await create(ctx, 'activity-1', 's-3', at(3 * HOUR));
+      await create(ctx, 'activity-1', 's-early', at(HOUR - MIN));
+      // The upper bound exactly, written in UTC: bounds compare instants, not strings.
+      await create(ctx, 'activity-1', 's-5', utc(5 * HOUR));
+      await create(ctx, 'activity-1', 's-2', at(2 * HOUR), { durationMinutes: 45, totalCapacity: 8, totalBooked: 8 });
+      await create(ctx, 'activity-2', 's-pilates', at(3 * HOUR));
+      await create(other, 'activity-1', 's-other-venue', at(3 * HOUR));
+      await adapter.cancelSession(ctx, { activityExternalId: 'activity-1', sessionExternalId: 's-3' }, 'Instructor ill');
+    };
+    const HELD = [
+      { externalId: 's-1', startsAt: FROM, durationMinutes: 60, room: 'Studio 1', totalCapacity: 12, totalBooked: 3 },
+      { externalId: 's-2', startsAt: at(2 * HOUR), durationMinutes: 45, room: 'Studio 1', totalCapacity: 8, totalBooked: 8 },
+      { externalId: 's-4', startsAt: at(4 * HOUR), durationMinutes: 60, room: null, totalCapacity: 20, totalBooked: 0 },
+      { externalId: 's-5', startsAt: utc(5 * HOUR), durationMinutes: 60, room: 'Studio 1', totalCapacity: 12, totalBooked: 3 },
+    ];
+
+    it('lists exactly the scheduled sessions of the activity in range, following every page', async () => {
+      await seed();
+      const paged = createAdapter({ timeoutMs: TIMEOUT_MS, listPageSize: 2 });
+      await expect(paged.listSessions(ctx, 'activity-1', { from: FROM, to: TO })).resolves.toEqual(HELD);
+      // s-1, s-2 | s-3 (cancelled), s-4 | s-5: three pages of at most two.
+      const calls = listCalls();
+      expect(calls.map((call) => call.status)).toEqual([200, 200, 200]);
+      expect(calls[0]?.query).toEqual({ activity_reference: 'activity-1', from: FROM, to: TO, limit: '2' });
+      expect(calls.slice(1).map((call) => Object.keys(call.query).sort())).toEqual(Array(2).fill(['activity_reference', 'cursor', 'from', 'limit', 'to']));
+      expect(new Set(calls.map((call) => call.query.cursor)).size).toBe(3);
+      expect(calls.every((call) => call.headers['idempotency-key'] === undefined)).toBe(true);
+
+      // The default page is the contract's maximum: one call here.
+      await expect(adapter.listSessions(ctx, 'activity-1', { from: FROM, to: TO })).resolves.toEqual(HELD);
+      expect(listCalls().slice(3).map((call) => call.query.limit)).toEqual(['500']);
+    });
+
+    it('filters by activity, venue and inclusive range, compared as instants', async () => {
+      await seed();
+      const range = { from: FROM, to: TO };
+      await expect(adapter.listSessions(ctx, 'activity-2', range)).resolves.toEqual([expect.objectContaining({ externalId: 's-pilates' })]);
+      await expect(adapter.listSessions(ctx, 'activity-9', range)).resolves.toEqual([]);
+      await expect(adapter.listSessions({ ...ctx, externalVenueId: OTHER_VENUE }, 'activity-1', range)).resolves.toEqual([
+        expect.objectContaining({ externalId: 's-other-venue' }),
+      ]);
+      const ids = async (from: string, to: string) => (await adapter.listSessions(ctx, 'activity-1', { from, to })).map((held) => held.externalId);
+      expect(await ids(at(2 * HOUR), at(2 * HOUR))).toEqual(['s-2']);
+      expect(await ids(utc(HOUR), formatInOffset(new Date(Date.parse(TO)), '-05:00'))).toEqual(['s-1', 's-2', 's-4', 's-5']);
+      expect(await ids(at(HOUR - MIN), at(5 * HOUR + MIN))).toEqual(['s-early', 's-1', 's-2', 's-4', 's-5', 's-late']);
+      expect(await ids(at(6 * HOUR), at(7 * HOUR))).toEqual([]);
+    });
+
+    it('the sandbox lists every status in start order, pages by cursor, and new sessions do not shift the pages', async () => {
+      await seed();
+      const all = await raw('GET', '/v1/venues/venue-1/sessions');
+      expect(all.status).toBe(200);
+      expect(all.body.next_cursor).toBeNull();
+      const order = ['s-early', 's-1', 's-2', 's-3', 's-pilates', 's-4', 's-5', 's-late'];
+      expect(all.body.items.map((item: { reference: string }) => item.reference)).toEqual(order);
+      expect(all.body.items[3]).toMatchObject({ status: 'cancelled', cancellation_reason: 'Instructor ill', activity_reference: 'activity-1', venue_id: VENUE });
+      expect(all.body.items[4]).toMatchObject({ status: 'scheduled', activity_reference: 'activity-2', capacity: 12, booked: 3, available: 9 });
+
+      const first = await raw('GET', '/v1/venues/venue-1/sessions?limit=3');
+      expect(first.body.items.map((item: { reference: string }) => item.reference)).toEqual(order.slice(0, 3));
+      expect(first.body.next_cursor).toEqual(expect.any(String));
+      // Created before the cursor's position while paging: the next page still starts where the first ended.
+      await adapter.createSession(ctx, 'activity-1', session({ sessionId: 's-new', startsAt: at(HOUR + MIN), bookingOpensAt: undefined, bookingClosesAt: undefined, cancellableUntil: undefined }));
+      const second = await raw('GET', `/v1/venues/venue-1/sessions?limit=3&cursor=${first.body.next_cursor}`);
+      expect(second.body.items.map((item: { reference: string }) => item.reference)).toEqual(order.slice(3, 6));
+      const third = await raw('GET', `/v1/venues/venue-1/sessions?limit=3&cursor=${second.body.next_cursor}`);
+      expect(third.body).toMatchObject({ next_cursor: null });
+      expect(third.body.items.map((item: { reference: string }) => item.reference)).toEqual(order.slice(6));
+
+      const query = new URLSearchParams({ activity_reference: 'activity-1', from: FROM, to: TO });
+      const filtered = await raw('GET', `/v1/venues/venue-1/sessions?${query.toString()}`);
+      expect(filtered.body.items.map((item: { reference: string }) => item.reference)).toEqual(['s-1', 's-new', 's-2', 's-3', 's-4', 's-5']);
+      expect((await raw('GET', '/v1/venues/venue-1/sessions?activity_reference=activity-9')).body).toEqual({ items: [], next_cursor: null });
+      const unknownVenue = await raw('GET', '/v1/venues/venue-9/sessions');
+      expect(unknownVenue.status).toBe(404);
+      expect(unknownVenue.body.error.code).toBe('venue_not_found');
+    });
+
+    it.each(LIST_CASES)('the sandbox refuses %s with 400 (%s)', async (_label, path, field) => {
+      const response = await raw('GET', path);
+      expect(response.status).toBe(400);
+      expect(response.body.error.code).toBe('validation_failed');
+      expect(response.body.error.fields.map((entry: { field: string }) => entry.field)).toContain(field);
+      expect(listCalls().map((call) => call.status)).toEqual([400]);
+    });
+
+    it('refuses a missing or wrong API key with a non-retryable 401', async () => {
+      await seed();
+      const error = await failure(adapter.listSessions({ ...ctx, credentials: { apiToken: 'wrong' } }, 'activity-1', { from: FROM, to: TO }));
+      expect(error).toMatchObject({ status: 401, retryable: false, aggregatorMessage: 'API key is not valid', operation: 'listSessions' });
+      const anonymous = await raw('GET', '/v1/venues/venue-1/sessions', undefined, { authorization: '' });
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+      expect(anonymous.body.error.code).toBe('unauthorized');
+      expect(listCalls().map((call) => call.status)).toEqual([401, 401]);
+    });
+
+    it('a fault on a later page fails the whole listing, retryably; the retry lists everything again', async () => {
+      await seed();
+      let fetches = 0;
+      const flaky = createAdapter({
+        timeoutMs: TIMEOUT_MS,
+        listPageSize: 2,
+        fetchImpl: (input, init) => {
+          fetches += 1;
+          if (fetches === 2) sandbox.faults.set({ status: 503, retryAfter: 1, times: 1 });
+          return fetch(input, init);
+        },
+      });
+      const error = await failure(flaky.listSessions(ctx, 'activity-1', { from: FROM, to: TO }));
+      expect(error).toMatchObject({ status: 503, retryable: true, retryAfterMs: 1_000 });
+      await expect(flaky.listSessions(ctx, 'activity-1', { from: FROM, to: TO })).resolves.toEqual(HELD);
+      expect(listCalls().map((call) => call.status)).toEqual([200, 503, 200, 200, 200]);
+    });
+
+    it('an unexpected page is a non-retryable error: a bad body, a session not asked for, a cursor that does not advance', async () => {
+      await seed();
+      const resource = (reference: string) => sandbox.state().sessions.find((candidate) => candidate.reference === reference);
+      const answer = async (body: unknown) => {
+        sandbox.faults.set({ status: 200, body, method: 'GET', path: '/sessions$' });
+        const error = await failure(adapter.listSessions(ctx, 'activity-1', { from: FROM, to: TO }));
+        expect(error).toMatchObject({ status: 200, retryable: false, operation: 'listSessions' });
+        return error.message;
+      };
+      expect(await answer({ items: [{ reference: 's-1' }], next_cursor: null })).toContain('unexpected response body: items.0.venue_id');
+      expect(await answer([resource('s-1')])).toContain('unexpected response body');
+      expect(await answer({ items: [resource('s-pilates')], next_cursor: null })).toContain('items.0.activity_reference: is not the activity asked for');
+      expect(await answer({ items: [resource('s-1'), resource('s-late')], next_cursor: null })).toContain('items.1.starts_at: is outside the range asked for');
+      expect(await answer({ items: [resource('s-1')], next_cursor: 'again' })).toContain('next_cursor: repeats an earlier cursor');
+      sandbox.faults.clear();
+      await expect(adapter.listSessions(ctx, 'activity-1', { from: FROM, to: TO })).resolves.toEqual(HELD);
     });
   });
 

@@ -66,6 +66,15 @@ export function readBody<T>(req: Request, res: Response, schema: z.ZodType<T>): 
   return undefined;
 }
 
+/** The query string parsed by `schema` (values are strings, arrays when repeated); undefined after answering 400. */
+export function readQuery<T>(req: Request, res: Response, schema: z.ZodType<T>): T | undefined {
+  const parsed = schema.safeParse({ ...(req.query as Record<string, unknown>) });
+  if (parsed.success) return parsed.data;
+  const fields = fieldErrors(parsed.error);
+  sendPartnerError(res, 400, 'validation_failed', describeFields(fields), fields);
+  return undefined;
+}
+
 export const notFound: RequestHandler = (req, res) => {
   sendPartnerError(res, 404, 'not_found', `no route ${req.method} ${req.path}`);
 };

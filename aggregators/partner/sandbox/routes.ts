@@ -1,16 +1,19 @@
 import { Router, json, type Request, type Response } from 'express';
 import type { SandboxClock } from '../../sandbox-kit/index.js';
-import { bearerAuth, readBody, readIds, sendOutcome, sendPartnerError } from './http.js';
+import { bearerAuth, readBody, readIds, readQuery, sendOutcome, sendPartnerError } from './http.js';
 import type { IdempotencyStore } from './idempotency.js';
-import type { PartnerStore } from './store.js';
+import { decodeSessionCursor, encodeSessionCursor, type PartnerStore } from './store.js';
 import {
   activityBodySchema,
   availabilityBodySchema,
   cancelBookingBodySchema,
   cancelSessionBodySchema,
   confirmBookingBodySchema,
+  listSessionsQuerySchema,
   rejectBookingBodySchema,
+  SESSION_PAGE_DEFAULT,
   sessionBodySchema,
+  type SessionPage,
 } from '../schemas.js';
 
 export interface RouteParts {
@@ -32,16 +35,40 @@ export function createPartnerRouter({ store, idempotency, clock, apiToken }: Rou
     res.json({ status: 'ok', time: new Date(clock.now()).toISOString() });
   });
 
+  /** False after answering 404 for a venue the aggregator does not know. */
+  const knownVenue = (res: Response, venueId: string) => {
+    if (store.knowsVenue(venueId)) return true;
+    sendPartnerError(res, 404, 'venue_not_found', `venue ${venueId} is not connected`);
+    return false;
+  };
+
   /** The venue and reference of a venue-scoped path, or undefined after answering 400/404. */
   const venueScoped = (req: Request, res: Response) => {
     const ids = readIds(req, res, { venueId: 'venue_id', reference: 'reference' });
-    if (!ids) return undefined;
-    if (!store.knowsVenue(ids.venueId)) {
-      sendPartnerError(res, 404, 'venue_not_found', `venue ${ids.venueId} is not connected`);
-      return undefined;
-    }
-    return ids;
+    return ids && knownVenue(res, ids.venueId) ? ids : undefined;
   };
+
+  router.get('/venues/:venueId/sessions', (req, res) => {
+    const ids = readIds(req, res, { venueId: 'venue_id' });
+    if (!ids || !knownVenue(res, ids.venueId)) return;
+    const query = readQuery(req, res, listSessionsQuerySchema);
+    if (!query) return;
+    const after = query.cursor === undefined ? undefined : decodeSessionCursor(query.cursor);
+    if (query.cursor !== undefined && after === undefined) {
+      const fields = [{ field: 'cursor', message: 'is not a next_cursor of this endpoint' }];
+      sendPartnerError(res, 400, 'validation_failed', 'cursor: is not a next_cursor of this endpoint', fields);
+      return;
+    }
+    const page = store.listSessions(ids.venueId, {
+      activityReference: query.activity_reference,
+      from: query.from === undefined ? undefined : Date.parse(query.from),
+      to: query.to === undefined ? undefined : Date.parse(query.to),
+      after,
+      limit: query.limit ?? SESSION_PAGE_DEFAULT,
+    });
+    const body: SessionPage = { items: page.items, next_cursor: page.next ? encodeSessionCursor(page.next) : null };
+    res.json(body);
+  });
 
   router.put('/venues/:venueId/activities/:reference', (req, res) => {
     const ids = venueScoped(req, res);

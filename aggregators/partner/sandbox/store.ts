@@ -29,6 +29,45 @@ export interface BookingRequestInput {
   member: Member;
 }
 
+/** Where a session sits in the listing order: its start instant, then its reference. */
+export interface SessionKey {
+  startsAt: number;
+  reference: string;
+}
+
+export interface SessionFilter {
+  activityReference?: string | undefined;
+  /** Inclusive bounds on the start instant, in ms. */
+  from?: number | undefined;
+  to?: number | undefined;
+  /** Only sessions after this key (the cursor of the previous page). */
+  after?: SessionKey | undefined;
+  limit: number;
+}
+
+const keyOf = (session: SessionResource): SessionKey => ({ startsAt: Date.parse(session.starts_at), reference: session.reference });
+const compareKeys = (a: SessionKey, b: SessionKey) =>
+  a.startsAt !== b.startsAt ? a.startsAt - b.startsAt : a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0;
+
+/** The opaque cursor of a listing: the key of the last session of the page (keyset, so inserts do not shift pages). */
+export function encodeSessionCursor(key: SessionKey): string {
+  return Buffer.from(JSON.stringify([key.startsAt, key.reference]), 'utf8').toString('base64url');
+}
+
+/** The key a cursor carries; undefined for anything this sandbox did not issue. */
+export function decodeSessionCursor(cursor: string): SessionKey | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return undefined;
+    const [startsAt, reference] = value as unknown[];
+    if (typeof startsAt !== 'number' || !Number.isFinite(startsAt) || typeof reference !== 'string') return undefined;
+    return { startsAt, reference };
+  } catch {
+    return undefined;
+  }
+}
+
 const HOLDS_SPOT: readonly PartnerBookingStatus[] = ['pending', 'confirmed'];
 
 /**
@@ -145,6 +184,24 @@ export class PartnerStore {
       if (HOLDS_SPOT.includes(booking.status)) this.settle(booking, 'cancelled_by_venue', null, reason ?? null);
     }
     return ok(session);
+  }
+
+  /** A venue's sessions of every status, ordered by start then reference, one page from `after` on. */
+  listSessions(venueId: string, filter: SessionFilter): { items: SessionResource[]; next: SessionKey | null } {
+    const { activityReference, from, to, after, limit } = filter;
+    const matching = [...this.sessions.values()]
+      .filter((session) => {
+        if (session.venue_id !== venueId) return false;
+        if (activityReference !== undefined && session.activity_reference !== activityReference) return false;
+        const key = keyOf(session);
+        if (from !== undefined && key.startsAt < from) return false;
+        if (to !== undefined && key.startsAt > to) return false;
+        return after === undefined || compareKeys(key, after) > 0;
+      })
+      .sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+    const items = matching.slice(0, limit);
+    const last = items.at(-1);
+    return { items, next: matching.length > limit && last ? keyOf(last) : null };
   }
 
   /** A booking as the venue may address it: unknown and another venue's look the same (no probing across venues). */

@@ -106,7 +106,7 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
         externalVenueId: connection.external_venue_id,
         baseUrl: deps.endpoints.baseUrlFor(aggregator, connection.api_base_url),
         credentials: openCredentials(deps.secretBox, connection.credentials_sealed),
-        settings: connection.settings as Record<string, unknown>,
+        settings: connection.settings,
       };
 
       const activity = facts(found.activity);

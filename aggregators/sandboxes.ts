@@ -9,6 +9,7 @@ import { startEgymWellpassSandbox } from './egym_wellpass/sandbox/index.js';
 import { startOnefitSandbox } from './onefit/sandbox/index.js';
 import { AGGREGATOR_MODULES, type SandboxEndpoint } from './registry.js';
 import { startWellhubSandbox } from './wellhub/sandbox/index.js';
+import { DEFAULT_SANDBOX_GYMS } from './wellhub/sandbox/store.js';
 import { startWorkitSandbox } from './workit/sandbox/index.js';
 
 /** What a connection needs to use a running sandbox: its base URL and the credentials it accepts. */
@@ -25,6 +26,8 @@ export interface SandboxStartOptions {
   port: number;
   /** Where the sandbox sends its webhooks (the service's /webhooks/<aggregator>). */
   webhookUrl?: string | undefined;
+  /** The venue the sandbox is seeded with, instead of the default (Wellhub: a numeric gym id). */
+  externalVenueId?: string | undefined;
 }
 
 type StartSandbox = (options: SandboxStartOptions) => Promise<RunningSandbox>;
@@ -37,8 +40,8 @@ const partnerSandboxCredentials = (aggregator: Aggregator) => ({
 });
 
 function partnerSandbox(aggregator: Aggregator, start: typeof startClasspassSandbox): StartSandbox {
-  return async ({ host, port, webhookUrl }) => {
-    const credentials = partnerSandboxCredentials(aggregator);
+  return async ({ host, port, webhookUrl, externalVenueId }) => {
+    const credentials = { ...partnerSandboxCredentials(aggregator), ...(externalVenueId ? { externalVenueId } : {}) };
     const sandbox = await start({
       host,
       port,
@@ -53,8 +56,9 @@ function partnerSandbox(aggregator: Aggregator, start: typeof startClasspassSand
 
 /** How to start each aggregator's sandbox, by id (every aggregator has one). */
 export const SANDBOX_STARTERS: Readonly<Record<Aggregator, StartSandbox>> = {
-  async wellhub({ host, port, webhookUrl }) {
-    const sandbox = await startWellhubSandbox({ host, port, ...(webhookUrl ? { webhookUrl } : {}) });
+  async wellhub({ host, port, webhookUrl, externalVenueId }) {
+    const gyms = externalVenueId ? DEFAULT_SANDBOX_GYMS.map((gym) => ({ ...gym, id: Number(externalVenueId) })) : undefined;
+    const sandbox = await startWellhubSandbox({ host, port, ...(webhookUrl ? { webhookUrl } : {}), ...(gyms ? { gyms } : {}) });
     const ctx = sandbox.connection();
     return {
       aggregator: 'wellhub',

@@ -32,7 +32,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...healthRoutes(deps.readiness),
     ...companyRoutes(deps.db),
     ...venueRoutes(deps.db),
-    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints),
+    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints, deps.lifecycle),
     ...activityRoutes(deps.db, deps.lifecycle),
     ...sessionRoutes(deps.db, deps.lifecycle),
   ];

@@ -191,6 +191,40 @@ export const Activity = z
   })
   .meta({ id: 'Activity' });
 
+export const SyncStatus = z
+  .object({
+    activityId: Uuid,
+    offered: z.boolean().meta({ description: 'Opted in to aggregators' }),
+    lifecycle: z
+      .object({
+        workflowId: z.string(),
+        phase: z.enum(['starting', 'running', 'stopping', 'stopped']),
+        syncPasses: z.number().int(),
+        lastSyncReason: z.enum(['start', 'change', 'periodic']).nullable(),
+        nextHorizonEntryAt: timestamp.nullable().meta({ description: 'When a session next enters the booking horizon' }),
+      })
+      .nullable()
+      .meta({ description: 'The lifecycle workflow; null when the activity was never opted in' }),
+    connections: z.array(
+      z.object({
+        connectionId: Uuid,
+        aggregator: z.string(),
+        active: z.boolean(),
+        pending: z.boolean().meta({ description: 'A change waits for the next pass to this connection' }),
+        running: z.boolean().meta({ description: 'A pass runs now, or retries after an error (see lastError)' }),
+        passes: z.number().int(),
+        lastSuccessAt: timestamp.nullable(),
+        lastError: z.object({ message: z.string(), at: timestamp }).nullable(),
+        published: z.object({ activity: z.boolean(), sessions: z.number().int() }),
+        lastPass: z
+          .object({ writes: z.number().int(), reads: z.number().int(), ops: z.record(z.string(), z.number().int()) })
+          .nullable()
+          .meta({ description: 'Aggregator calls of the last pass: writes by kind, and reads' }),
+      }),
+    ),
+  })
+  .meta({ id: 'SyncStatus' });
+
 // --- sessions ----------------------------------------------------------------------------------------------------
 
 const instructor = z.object({ name: text({ max: 100 }), substitute: z.boolean().default(false) }).strict();

@@ -4,9 +4,11 @@ import { SA } from '../../temporal/search-attributes.js';
 import {
   ACTIVITY_LIFECYCLE_WORKFLOW,
   activityChangedSignal,
+  lifecycleStateQuery,
   optOutSignal,
   type ActivityChange,
   type ActivityLifecycleInput,
+  type ActivityLifecycleState,
   type ActivityLifecycleWorkflow,
 } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
@@ -15,11 +17,18 @@ import { ApiError } from '../errors.js';
 /** What the API does to activity lifecycle workflows; a seam so routes can be tested without a Temporal server. */
 export interface LifecycleControl {
   /** Starts the lifecycle workflow, or joins the one already running under the same id. */
-  optIn(input: Pick<ActivityLifecycleInput, 'companyId' | 'venueId' | 'activityId'>): Promise<{ workflowId: string }>;
+  optIn(input: LifecycleKey): Promise<{ workflowId: string }>;
   optOut(activityId: string): Promise<void>;
-  /** Tells a running lifecycle that something changed; nothing happens when none runs. Never fails the request. */
-  notifyChange(activityId: string, change: ActivityChange): Promise<void>;
+  /**
+   * Tells the lifecycle of an opted-in activity that something changed, starting it if it is not running
+   * (signal-with-start). Called after the change is committed; never fails the request.
+   */
+  notifyChange(activity: LifecycleKey, change: ActivityChange): Promise<void>;
+  /** The lifecycle's state (per connection: last sync, pending changes, last error, counts); undefined when none ran. */
+  state(activityId: string): Promise<ActivityLifecycleState | undefined>;
 }
+
+export type LifecycleKey = Pick<ActivityLifecycleInput, 'companyId' | 'venueId' | 'activityId'>;
 
 /**
  * Temporal not answering within the deadline is a 503 the caller can retry; the transaction around the call rolls
@@ -42,23 +51,23 @@ export function temporalLifecycleControl(
 ): LifecycleControl {
   const { taskQueue, syncIntervalMs, logger, rpcDeadlineMs = 5_000 } = options;
   const handle = (activityId: string) => client.workflow.getHandle(workflowIds.activityLifecycle(activityId));
+  const startOptions = (input: LifecycleKey) => ({
+    workflowId: workflowIds.activityLifecycle(input.activityId),
+    taskQueue,
+    args: [{ ...input, syncIntervalMs }] as [ActivityLifecycleInput],
+    typedSearchAttributes: [
+      { key: SA.companyId, value: input.companyId },
+      { key: SA.venueId, value: input.venueId },
+      { key: SA.activityId, value: input.activityId },
+    ],
+  });
   return {
     async optIn(input) {
-      const workflowId = workflowIds.activityLifecycle(input.activityId);
+      const options = startOptions(input);
       const start = () =>
-        client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {
-          workflowId,
-          taskQueue,
-          args: [{ ...input, syncIntervalMs }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          typedSearchAttributes: [
-            { key: SA.companyId, value: input.companyId },
-            { key: SA.venueId, value: input.venueId },
-            { key: SA.activityId, value: input.activityId },
-          ],
-        });
+        client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, { ...options, workflowIdConflictPolicy: 'USE_EXISTING' });
       await orUnavailable(client, rpcDeadlineMs, start);
-      return { workflowId };
+      return { workflowId: options.workflowId };
     },
     async optOut(activityId) {
       try {
@@ -67,14 +76,26 @@ export function temporalLifecycleControl(
         if (!(error instanceof WorkflowNotFoundError)) throw error;
       }
     },
-    async notifyChange(activityId, change) {
+    async notifyChange(activity, change) {
       // Best effort: the change is already committed, and the periodic reconciliation repairs a missed signal.
       try {
-        await handle(activityId).signal(activityChangedSignal, change);
+        await client.connection.withDeadline(Date.now() + rpcDeadlineMs, () =>
+          client.workflow.signalWithStart<ActivityLifecycleWorkflow, [ActivityChange]>(ACTIVITY_LIFECYCLE_WORKFLOW, {
+            ...startOptions(activity),
+            signal: activityChangedSignal,
+            signalArgs: [change],
+          }),
+        );
       } catch (error) {
-        if (!(error instanceof WorkflowNotFoundError)) {
-          logger.warn({ err: error, activityId, change }, 'could not signal the activity lifecycle; reconciliation will catch up');
-        }
+        logger.warn({ err: error, activityId: activity.activityId, change }, 'could not signal the activity lifecycle; reconciliation will catch up');
+      }
+    },
+    async state(activityId) {
+      try {
+        return await orUnavailable(client, rpcDeadlineMs, () => handle(activityId).query(lifecycleStateQuery));
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
       }
     },
   };

@@ -8,7 +8,8 @@ import { found, ruleViolation } from '../errors.js';
 import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import { presentActivity } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { Activity, CreateActivityBody, listOf, UpdateActivityBody, Uuid } from '../schemas.js';
+import { Activity, CreateActivityBody, listOf, SyncStatus, UpdateActivityBody, Uuid } from '../schemas.js';
+import { workflowIds } from '../../workflows/ids.js';
 import { z } from '../zod.js';
 
 type Quotas = Partial<Record<string, number>>;
@@ -18,6 +19,12 @@ function checkRules(rules: RegistrationRulesCheck): void {
   const violations = registrationRuleViolations(rules);
   if (violations.length > 0) throw ruleViolation(violations.map((v) => ({ location: 'body', ...v })));
 }
+
+const lifecycleKey = (row: { company_id: string; venue_id: string; id: string }) => ({
+  companyId: row.company_id,
+  venueId: row.venue_id,
+  activityId: row.id,
+});
 
 export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
   const ActivityParams = z.object({ activityId: Uuid });
@@ -91,11 +98,11 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
             .returningAll()
             .executeTakeFirstOrThrow();
           await replaceQuotas(trx, inserted.id, rules.aggregatorQuotas ?? {});
-          if (inserted.allow_aggregator_bookings) {
-            await lifecycle.optIn({ companyId: inserted.company_id, venueId: inserted.venue_id, activityId: inserted.id });
-          }
+          if (inserted.allow_aggregator_bookings) await lifecycle.optIn(lifecycleKey(inserted));
           return inserted;
         });
+        // Its first pass may have read the ledger before the commit: one more, now that the activity is there.
+        if (row.allow_aggregator_bookings) await lifecycle.notifyChange(lifecycleKey(row), { kind: 'activity', id: row.id });
         return present(row);
       },
     }),
@@ -172,13 +179,45 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
             .executeTakeFirstOrThrow();
           if (rules.aggregatorQuotas !== undefined) await replaceQuotas(trx, current.id, rules.aggregatorQuotas);
 
-          const input = { companyId: updated.company_id, venueId: updated.venue_id, activityId: updated.id };
-          if (!current.allow_aggregator_bookings && updated.allow_aggregator_bookings) await lifecycle.optIn(input);
+          // Opting in or out reaches Temporal inside the transaction: if it cannot, nothing is written (503).
+          if (!current.allow_aggregator_bookings && updated.allow_aggregator_bookings) await lifecycle.optIn(lifecycleKey(updated));
           else if (current.allow_aggregator_bookings && !updated.allow_aggregator_bookings) await lifecycle.optOut(updated.id);
-          else if (updated.allow_aggregator_bookings) await lifecycle.notifyChange(updated.id, { kind: 'activity', id: updated.id });
-          return updated;
+          return { updated, wasOffered: current.allow_aggregator_bookings };
         });
-        return present(row);
+        // After the commit, so the pass it triggers reads the change. The workflow reads the ledger: an opt-out it
+        // was told of before the commit is seen again here.
+        const { updated, wasOffered } = row;
+        if (updated.allow_aggregator_bookings) await lifecycle.notifyChange(lifecycleKey(updated), { kind: 'activity', id: updated.id });
+        else if (wasOffered) await lifecycle.optOut(updated.id).catch(() => undefined);
+        return present(updated);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/activities/{activityId}/sync',
+      summary: 'Where the sync of an activity stands, per connection: last success, pending changes, last error, what is published',
+      tag: 'Activities',
+      auth: 'company',
+      params: ActivityParams,
+      response: { status: 200, description: 'The sync status', schema: SyncStatus },
+      errors: [404, 503],
+      handler: async ({ params, auth }) => {
+        const activity = found(await findActivity(db, companyOf(auth), params.activityId), 'activity');
+        const state = await lifecycle.state(activity.id);
+        return {
+          activityId: activity.id,
+          offered: activity.allow_aggregator_bookings,
+          lifecycle: state
+            ? {
+                workflowId: workflowIds.activityLifecycle(activity.id),
+                phase: state.phase,
+                syncPasses: state.syncPasses,
+                lastSyncReason: state.lastSyncReason,
+                nextHorizonEntryAt: state.nextHorizonEntryAt,
+              }
+            : null,
+          connections: state?.connections ?? [],
+        };
       },
     }),
   ];

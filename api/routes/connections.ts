@@ -6,13 +6,29 @@ import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
 import { openCredentials, type SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
+import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import { ApiError, found } from '../errors.js';
 import { presentConnection } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
 
-export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints): AnyRoute[] {
+export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints, lifecycle: LifecycleControl): AnyRoute[] {
+  /** A connection's status, ids or credentials decide what its aggregator receives: every offered activity syncs again. */
+  async function notifyVenue(connection: { id: string; venue_id: string }) {
+    const offered = await db
+      .selectFrom('activities')
+      .select(['id', 'company_id', 'venue_id'])
+      .where('venue_id', '=', connection.venue_id)
+      .where('allow_aggregator_bookings', '=', true)
+      .execute();
+    await Promise.all(
+      offered.map((a) =>
+        lifecycle.notifyChange({ companyId: a.company_id, venueId: a.venue_id, activityId: a.id }, { kind: 'connection', id: connection.id }),
+      ),
+    );
+  }
+
   const present = (row: Selectable<ConnectionsTable>) => {
     const creds = openCredentials(box, row.credentials_sealed);
     return presentConnection(
@@ -59,6 +75,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        await notifyVenue(row);
         return present(row);
       },
     }),
@@ -116,6 +133,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
           .where('id', '=', current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
+        await notifyVenue(row);
         return present(row);
       },
     }),

@@ -12,8 +12,10 @@ import { z } from '../zod.js';
 export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
   const SessionParams = z.object({ sessionId: Uuid });
 
-  const notify = async (activity: { id: string; allow_aggregator_bookings: boolean }, sessionId: string) => {
-    if (activity.allow_aggregator_bookings) await lifecycle.notifyChange(activity.id, { kind: 'session', id: sessionId });
+  const notify = async (session: { company_id: string; venue_id: string; activity_id: string; id: string }, offered: boolean) => {
+    if (!offered) return;
+    const key = { companyId: session.company_id, venueId: session.venue_id, activityId: session.activity_id };
+    await lifecycle.notifyChange(key, { kind: 'session', id: session.id });
   };
 
   return [
@@ -46,7 +48,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        await notify(activity, row.id);
+        await notify(row, activity.allow_aggregator_bookings);
         return presentSession(row, activity.max_participants);
       },
     }),
@@ -110,7 +112,7 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
           .where('id', '=', current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        await notify({ id: current.activity_id, allow_aggregator_bookings: current.allow_aggregator_bookings }, row.id);
+        await notify(row, current.allow_aggregator_bookings);
         return presentSession(row, current.max_participants);
       },
     }),

@@ -87,14 +87,19 @@ export async function startTemporal(db: Db, endpoints?: AggregatorEndpoints): Pr
 export const ADMIN_KEY = `admin_${randomBytes(18).toString('base64url')}`;
 export const SECRETS_KEY = randomBytes(32).toString('base64');
 
-export function buildApp(db: Db, temporal: TemporalHarness, readiness?: Record<string, ReadinessCheck>) {
+export function buildApp(
+  db: Db,
+  temporal: TemporalHarness,
+  readiness?: Record<string, ReadinessCheck>,
+  endpoints: AggregatorEndpoints = aggregatorEndpoints({ classpass: 'https://classpass.example.test/api' }),
+) {
   return createApp({
     db,
     logger,
     secretBox: new SecretBox(SECRETS_KEY),
     lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000, logger }),
     adminApiKey: ADMIN_KEY,
-    endpoints: aggregatorEndpoints({ classpass: 'https://classpass.example.test/api' }),
+    endpoints,
     readiness: readiness ?? {
       postgres: () => pingDb(db),
       temporal: async () => {

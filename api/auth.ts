@@ -25,10 +25,13 @@ export async function authenticate(req: Request, requirement: AuthRequirement, d
   if (requirement === 'none') return { kind: 'none' };
   const key = presentedKey(req);
   if (key === undefined) throw new ApiError(401, 'unauthorized', 'an API key is required (Authorization: Bearer <key>)');
+  const isAdmin = adminKey !== undefined && safeEqual(key, adminKey);
   if (requirement === 'admin') {
-    if (adminKey !== undefined && safeEqual(key, adminKey)) return { kind: 'admin' };
+    if (isAdmin) return { kind: 'admin' };
     throw new ApiError(403, 'forbidden', 'this operation needs the admin API key');
   }
+  // A valid key of the wrong kind: known, but not allowed here.
+  if (isAdmin) throw new ApiError(403, 'forbidden', 'this operation needs a company API key');
   const row = await db
     .selectFrom('api_keys')
     .select(['id', 'company_id'])

@@ -1,4 +1,4 @@
-import { AGGREGATORS, CONNECTION_STATUSES, SESSION_STATUSES } from '../domain/model.js';
+import { AGGREGATORS, CONNECTION_STATUSES, SESSION_STATUSES, type Aggregator } from '../domain/model.js';
 import { CROSS_FIELD_RULE } from './errors.js';
 import { text } from './text.js';
 import { z } from './zod.js';
@@ -59,9 +59,14 @@ const credentials = z
   })
   .strict();
 const externalVenueId = text({ max: 200 });
+const settingKey = text({ min: 0, max: 100, trim: false });
 const settings = z
-  .record(text({ min: 0, max: 100 }), z.union([text({ min: 0, max: 2000, trim: false }), z.number(), z.boolean()]))
-  .meta({ description: 'Product mapping and other non-secret settings, e.g. { "productId": 1 } for Wellhub' });
+  .record(settingKey, z.union([text({ min: 0, max: 2000, trim: false }), z.number(), z.boolean()]))
+  .meta({
+    description: 'Product mapping and other non-secret settings, e.g. { "productId": 1 } for Wellhub',
+    // zod's records do not describe their keys in the document: the key schema's own JSON Schema does.
+    propertyNames: (({ $schema: _schema, ...keySchema }) => keySchema)(z.toJSONSchema(settingKey, { io: 'input' })),
+  });
 const httpUrl = z
   .url({ protocol: /^https?$/ })
   .max(2000)
@@ -124,8 +129,10 @@ const registrationRulesShape = {
     .max(32000)
     .nullable()
     .meta({ description: 'Most spots of one session aggregators together may take; null = up to capacity' }),
+  // An object of optional fields rather than a record, so the document says no other key is allowed.
   aggregatorQuotas: z
-    .partialRecord(AggregatorSchema, z.number().int().min(0).max(32000))
+    .object(Object.fromEntries(AGGREGATORS.map((a) => [a, z.number().int().min(0).max(32000).optional()])) as Record<Aggregator, z.ZodOptional<z.ZodNumber>>)
+    .strict()
     .meta({ description: 'Per-aggregator quotas within the aggregator limit' }),
   bookingOpensMinutesBefore: minutes.nullable().meta({ description: 'null = bookable as soon as published' }),
   bookingClosesMinutesBefore: minutes,

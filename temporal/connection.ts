@@ -36,18 +36,23 @@ export async function connectWorker(config: TemporalConfig, address: string): Pr
   return NativeConnection.connect(options);
 }
 
-/**
- * Registers our search attributes on the namespace when they are missing. On clusters where the operator API is
- * closed to us (Temporal Cloud), ops register them once in the Cloud UI; we only warn.
- */
-export async function ensureSearchAttributes(connection: Connection, namespace: string, logger: Logger): Promise<void> {
+/** Our search attributes with their indexed value types, as the operator API takes them. */
+export function searchAttributeTypes(): Record<string, proto.api.enums.v1.IndexedValueType> {
   const type = proto.api.enums.v1.IndexedValueType;
-  const wanted = Object.fromEntries(
+  return Object.fromEntries(
     ALL_SEARCH_ATTRIBUTES.map((key) => [
       key.name,
       key.type === 'KEYWORD_LIST' ? type.INDEXED_VALUE_TYPE_KEYWORD_LIST : type.INDEXED_VALUE_TYPE_KEYWORD,
     ]),
   );
+}
+
+/**
+ * Registers our search attributes on the namespace when they are missing. On clusters where the operator API is
+ * closed to us (Temporal Cloud), ops register them once in the Cloud UI; we only warn.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string, logger: Logger): Promise<void> {
+  const wanted = searchAttributeTypes();
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const missing = Object.fromEntries(

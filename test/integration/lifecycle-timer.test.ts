@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import type { Db } from '../../db/index.js';
-import { testServerExecutable } from '../../temporal/binaries.js';
 import {
   ACTIVITY_LIFECYCLE_WORKFLOW,
   activityChangedSignal,
@@ -14,7 +13,7 @@ import {
   type ActivityLifecycleWorkflow,
 } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { activityDeps, createTestDatabase, eventually } from '../support/harness.js';
+import { activityDeps, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
 import { seedActivity } from '../support/seed.js';
 
 /**
@@ -27,7 +26,7 @@ let drop: () => Promise<void>;
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+  env = await startTimeSkipping();
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { aggregatorEndpoints, createAdapters, type AggregatorEndpoints } from '../../aggregators/registry.js';
@@ -12,6 +13,8 @@ import { createDb, pingDb, type Db } from '../../db/index.js';
 import { migrateToLatest } from '../../db/migrate.js';
 import { createLogger } from '../../lib/logger.js';
 import { SecretBox } from '../../lib/secrets.js';
+import { testServerExecutable } from '../../temporal/binaries.js';
+import { searchAttributeTypes } from '../../temporal/connection.js';
 import { createWorker, installRuntimeLogger } from '../../worker/index.js';
 
 export const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -118,4 +121,11 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The time-skipping test server with our search attributes registered (it has no list call, so they are just added). */
+export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+  await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: searchAttributeTypes() });
+  return env;
 }

@@ -14,6 +14,11 @@ export interface ActivityLifecycleInput {
   activityId: string;
   /** How often a reconciliation pass runs when nothing changes (SPEC §4: default 30 minutes). */
   syncIntervalMs: number;
+  /**
+   * Continue-as-new after this many passes in one run, to bound a run's history below what Temporal suggests
+   * (default: only when Temporal suggests it).
+   */
+  continueAsNewAfterPasses?: number | undefined;
   /** Carried over continue-as-new; absent on the first run. */
   carried?: CarriedState | undefined;
 }

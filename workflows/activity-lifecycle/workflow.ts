@@ -61,9 +61,10 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
   if (input.carried === undefined) {
     await acts.recordLifecycleStarted(input);
     state.lastReconcileAt = Date.now();
-    await pass('start');
+    if (!(await pass('start')).offered) state.optedOut = true;
   }
   state.phase = 'running';
+  let passesThisRun = 0;
 
   for (;;) {
     while (!state.optedOut) {
@@ -73,8 +74,12 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
       const woken = await condition(() => state.optedOut || state.pending.length > 0, Math.max(1, wakeAt - Date.now()));
       if (state.optedOut) break;
       lanes.horizonEntryPassed(Date.now());
-      await pass(woken ? 'change' : Date.now() >= reconcileAt ? 'periodic' : 'change');
-      if (workflowInfo().continueAsNewSuggested) {
+      const targets = await pass(woken ? 'change' : Date.now() >= reconcileAt ? 'periodic' : 'change');
+      // The ledger is the truth: an activity no longer opted in is taken down even if the signal never came.
+      if (!targets.offered) state.optedOut = true;
+      passesThisRun += 1;
+      const bound = input.continueAsNewAfterPasses;
+      if (workflowInfo().continueAsNewSuggested || (bound !== undefined && passesThisRun >= bound)) {
         await condition(() => lanes.idle() && allHandlersFinished());
         const { syncPasses, changesSeen, pending, lastReconcileAt } = state;
         await continueAsNew<typeof activityLifecycleWorkflow>({

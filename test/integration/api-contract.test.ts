@@ -295,3 +295,27 @@ describe('a conflict on an id another company holds', () => {
     expect(patched.body.error.message).toBe('this externalVenueId is already linked');
   });
 });
+
+describe('what the fuzzer found in the document', () => {
+  it('describes quotas as a closed object and setting keys with their limits, as the server enforces them', async () => {
+    const doc = await openApi();
+    const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Record<string, unknown>> }>;
+    expect(schemas.RegistrationRules?.properties?.aggregatorQuotas).toMatchObject({ additionalProperties: false });
+    expect(schemas.CreateConnection?.properties?.settings).toMatchObject({ propertyNames: { maxLength: 100, pattern: '^[^\\u0000]*$' } });
+    const { key } = await newCompany();
+    const venueId = await newVenue(key);
+    const quota = await request(app)
+      .post('/v1/activities')
+      .set(bearer(key))
+      .send({ venueId, name: 'Yoga', maxParticipants: 5, registrationRules: { aggregatorQuotas: { gymbook: 1 } } });
+    expect(quota.status).toBe(400);
+    const longKey = await request(app).post(`/v1/venues/${venueId}/connections`).set(bearer(key)).send({ aggregator: 'onefit', settings: { ['k'.repeat(101)]: 1 } });
+    expect(longKey.status).toBe(400);
+  });
+
+  it('answers the admin key on a company route with 403, not 401', async () => {
+    const res = await request(app).get('/v1/venues').set(bearer(ADMIN_KEY));
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/company API key/);
+  });
+});

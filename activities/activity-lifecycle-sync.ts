@@ -282,7 +282,14 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
             return classId;
           }
           case 'delete_session': {
-            await adapter.deleteSession(ctx, { activityExternalId: classId ?? '', sessionExternalId: op.externalId });
+            const ref = { activityExternalId: classId ?? '', sessionExternalId: op.externalId };
+            try {
+              await adapter.deleteSession(ctx, ref);
+            } catch (error) {
+              // A session someone booked there cannot be deleted (409): it is cancelled instead, bookings and all.
+              if (!(error instanceof AggregatorHttpError && error.status === 409)) throw error;
+              await adapter.cancelSession(ctx, ref, 'no longer offered');
+            }
             if (op.sessionId !== null) await writeSessionPublication(db, op.sessionId, connectionId, { removed: true, lastError: null });
             return classId;
           }

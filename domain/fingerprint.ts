@@ -1,22 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { ActivityListing, SessionListing } from '../aggregators/types.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 
 /**
  * Fingerprints of what we send an aggregator, stored beside each publication, so a sync can tell what changed
  * without asking the aggregator. node:crypto keeps this out of workflow code: call it from activities.
  */
-
-/** JSON with sorted keys and undefined fields left out, so equal listings always hash the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /**
  * sha256 hex of a listing. A session's counts are left out: they change with every booking and go by a count-only

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { createHash, randomUUID } from 'node:crypto';
-import { canonical } from './canonical.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 
 /**
  * Where a call happens, for its Idempotency-Key. Inside a Temporal activity it is the activity execution (workflow id,
@@ -26,7 +26,7 @@ export const temporalActivityScope: IdempotencyScope = () => {
  */
 export function idempotencyKey(scope: string | undefined, operation: string, target: string, body: unknown): string {
   const hash = createHash('sha256')
-    .update(canonical([scope ?? randomUUID(), operation, target, body ?? null]))
+    .update(canonicalJson([scope ?? randomUUID(), operation, target, body ?? null]))
     .digest('hex');
   return `${operation}-${hash.slice(0, 40)}`;
 }

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { SandboxClock } from '../../sandbox-kit/index.js';
-import { canonical } from '../canonical.js';
+import { canonicalJson } from '../../../lib/canonical-json.js';
 import { sendPartnerError } from './http.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -46,7 +46,7 @@ export function createIdempotencyStore(clock: SandboxClock): IdempotencyStore {
           return;
         }
         purge();
-        const fingerprint = canonical([req.method, req.originalUrl.split('?')[0], req.body ?? null]);
+        const fingerprint = canonicalJson([req.method, req.originalUrl.split('?')[0], req.body ?? null]);
         const entry = entries.get(key);
         if (entry && entry.fingerprint !== fingerprint) {
           sendPartnerError(res, 422, 'idempotency_key_reused', 'Idempotency-Key was used for a different request');

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import type { Db } from '../../db/index.js';
+import { apiFixtures, bearer, rowCounts } from '../support/api-fixtures.js';
 import { ADMIN_KEY, buildApp, createTestDatabase, startTemporal, type TemporalHarness } from '../support/harness.js';
 
 // The reproductions the outside fuzzer (schemathesis) found, each with the answer the API now gives. The fuzzer
@@ -25,29 +26,9 @@ afterAll(async () => {
   await drop?.();
 });
 
-const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+const { newCompany, newVenue } = apiFixtures(() => app);
 
-async function newCompany(name = 'Studio Nord') {
-  const res = await request(app).post('/v1/companies').set(bearer(ADMIN_KEY)).send({ name });
-  expect(res.status).toBe(201);
-  return { id: res.body.company.id as string, key: res.body.apiKey.key as string };
-}
-
-async function newVenue(key: string) {
-  const res = await request(app).post('/v1/venues').set(bearer(key)).send({ name: 'Main hall', timeZone: 'Europe/Berlin' });
-  expect(res.status).toBe(201);
-  return res.body.id as string;
-}
-
-async function rowCounts() {
-  const tables = ['companies', 'venues', 'connections', 'activities', 'sessions'] as const;
-  const counts: Record<string, number> = {};
-  for (const table of tables) {
-    const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    counts[table] = Number(row.n);
-  }
-  return counts;
-}
+const counts = () => rowCounts(db, ['companies', 'venues', 'connections', 'activities', 'sessions']);
 
 async function openApi() {
   const res = await request(app).get('/openapi.json');
@@ -64,7 +45,7 @@ describe('NUL characters', () => {
     const venueId = await newVenue(key);
     const activity = await request(app).post('/v1/activities').set(bearer(key)).send({ venueId, name: 'Yoga', maxParticipants: 10 });
     expect(activity.status).toBe(201);
-    const before = await rowCounts();
+    const before = await counts();
     const cases: Array<[string, string, object, string]> = [
       ['post', '/v1/venues', { name: 'a\u0000b', timeZone: 'UTC' }, 'name'],
       ['patch', `/v1/venues/${venueId}`, { name: 'a\u0000b' }, 'name'],
@@ -87,7 +68,7 @@ describe('NUL characters', () => {
       expect(res.body.error.code).toBe('validation_failed');
       expect(res.body.error.details.some((d: { path: string }) => d.path.startsWith(field)), JSON.stringify(res.body)).toBe(true);
     }
-    expect(await rowCounts()).toEqual(before);
+    expect(await counts()).toEqual(before);
   });
 });
 
@@ -110,7 +91,7 @@ describe('lengths and trimming', () => {
 describe('bodies the parser cannot read', () => {
   it('answers 400 to a Content-Encoding the body is not in, 415 to an unknown one, and reads a real gzip body', async () => {
     const { key } = await newCompany();
-    const before = await rowCounts();
+    const before = await counts();
     const plain = JSON.stringify({ name: 'Hall', timeZone: 'UTC' });
     for (const encoding of ['gzip', 'deflate', 'br']) {
       const res = await request(app)
@@ -131,7 +112,7 @@ describe('bodies the parser cannot read', () => {
       .send(plain);
     expect(unknown.status).toBe(415);
     expect(unknown.body.error.code).toBe('unsupported_encoding');
-    expect(await rowCounts()).toEqual(before);
+    expect(await counts()).toEqual(before);
 
     // supertest would JSON-encode a Buffer, so the gzip body goes over a real socket with fetch.
     const server = app.listen(0, '127.0.0.1');
@@ -195,7 +176,7 @@ describe('the status convention', () => {
     const { key } = await newCompany();
     const venueId = await newVenue(key);
     const activity = await request(app).post('/v1/activities').set(bearer(key)).send({ venueId, name: 'Yoga', maxParticipants: 10 });
-    const before = await rowCounts();
+    const before = await counts();
     const closesFirst = await request(app)
       .post('/v1/activities')
       .set(bearer(key))
@@ -212,7 +193,7 @@ describe('the status convention', () => {
       .set(bearer(key));
     expect(range.status).toBe(422);
     expect(range.body.error.details[0]).toMatchObject({ location: 'query', path: 'from' });
-    expect(await rowCounts()).toEqual(before);
+    expect(await counts()).toEqual(before);
     const doc = await openApi();
     expect(Object.keys(doc.paths['/v1/activities']!.post!.responses)).toContain('422');
     expect(Object.keys(doc.paths['/v1/activities/{activityId}']!.patch!.responses)).toContain('422');

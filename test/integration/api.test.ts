@@ -10,6 +10,7 @@ import { WELLHUB_PRODUCTION_BASE_URL } from '../../aggregators/wellhub/index.js'
 import type { Db } from '../../db/index.js';
 import { lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
+import { apiFixtures, bearer, rowCounts } from '../support/api-fixtures.js';
 import { ADMIN_KEY, SECRETS_KEY, buildApp, logger, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
 
 let db: Db;
@@ -28,29 +29,9 @@ afterAll(async () => {
   await drop?.();
 });
 
-const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+const { newCompany, newVenue } = apiFixtures(() => app);
 
-async function newCompany(name = 'Studio Nord') {
-  const res = await request(app).post('/v1/companies').set(bearer(ADMIN_KEY)).send({ name });
-  expect(res.status).toBe(201);
-  return { id: res.body.company.id as string, key: res.body.apiKey.key as string };
-}
-
-async function newVenue(key: string) {
-  const res = await request(app).post('/v1/venues').set(bearer(key)).send({ name: 'Main hall', timeZone: 'Europe/Berlin' });
-  expect(res.status).toBe(201);
-  return res.body.id as string;
-}
-
-async function tableCounts() {
-  const tables = ['companies', 'venues', 'connections', 'activities', 'sessions', 'activity_aggregator_quotas'] as const;
-  const counts: Record<string, number> = {};
-  for (const table of tables) {
-    const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    counts[table] = row.n;
-  }
-  return counts;
-}
+const tableCounts = () => rowCounts(db, ['companies', 'venues', 'connections', 'activities', 'sessions', 'activity_aggregator_quotas']);
 
 describe('health', () => {
   it('answers liveness and readiness with both dependencies up', async () => {

@@ -5,6 +5,7 @@ import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import { activityChangedSignal, lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
+import { bearer } from '../support/api-fixtures.js';
 import { ADMIN_KEY, buildApp, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 
@@ -31,7 +32,6 @@ afterAll(async () => {
   await drop?.();
 });
 
-const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 const inDays = (days: number, hour = 18) => {
   const d = new Date(Date.now() + days * 86_400_000);
   d.setUTCHours(hour, 0, 0, 0);

@@ -45,7 +45,9 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
   setHandler(optOutSignal, () => {
     state.optedOut = true;
   });
-  setHandler(lifecycleStateQuery, () => ({ ...state, connections: lanes.statuses(), nextHorizonEntryAt: lanes.nextHorizonEntryAt }));
+  // A change the workflow has not handed to the lanes yet is pending for every active connection.
+  const statuses = () => lanes.statuses().map((c) => ({ ...c, pending: c.pending || (c.active && state.pending.length > 0) }));
+  setHandler(lifecycleStateQuery, () => ({ ...state, connections: statuses(), nextHorizonEntryAt: lanes.nextHorizonEntryAt }));
 
   const pass = async (reason: SyncReason) => {
     const changes = state.pending.splice(0);

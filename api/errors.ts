@@ -77,6 +77,7 @@ function invalid(status: number, code: string, details: FieldIssue[]): ApiError 
  */
 const UNIQUE_CONFLICTS: Record<string, string> = {
   connections_external_venue_uq: 'this externalVenueId is already linked',
+  customer_aggregator_ids_company_id_aggregator_external_id_key: 'another customer of the company holds this aggregator id',
 };
 
 /** PostgreSQL errors that are the caller's fault become 409/422 instead of 500, naming no table or constraint. */

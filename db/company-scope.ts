@@ -30,3 +30,7 @@ export function findSession(db: Db, companyId: string, sessionId: string) {
     .where('sessions.company_id', '=', companyId)
     .executeTakeFirst();
 }
+
+export function findCustomer(db: Db, companyId: string, customerId: string) {
+  return db.selectFrom('customers').selectAll().where('id', '=', customerId).where('company_id', '=', companyId).executeTakeFirst();
+}

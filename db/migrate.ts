@@ -2,6 +2,7 @@ import { Migrator, type Migration, type MigrationProvider, type MigrationResultS
 import type { Db } from './index.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_sync_state.js';
+import * as m0003 from './migrations/0003_customer_erasure.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they work the same from TypeScript sources,
@@ -10,6 +11,7 @@ import * as m0002 from './migrations/0002_sync_state.js';
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_sync_state': m0002,
+  '0003_customer_erasure': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

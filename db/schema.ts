@@ -105,6 +105,8 @@ export interface CustomersTable {
   company_id: string;
   name: string | null;
   email: string | null;
+  /** Set when the customer's personal data was erased on request. */
+  erased_at: Date | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

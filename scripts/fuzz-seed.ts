@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     room: 'Studio 1',
   });
 
+  const customer = await call('POST', '/v1/customers', key, { name: 'Fuzz Member', aggregatorIds: { wellhub: 'fuzz-member-1' } });
+
   const other = await call('POST', '/v1/companies', adminKey, { name: 'Fuzz Rival Studio' });
 
   const lines = {
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
     CONNECTION_ID: field(connection, 'id'),
     ACTIVITY_ID: activityId,
     SESSION_ID: field(session, 'id'),
+    CUSTOMER_ID: field(customer, 'id'),
   };
   process.stdout.write(
     Object.entries(lines)

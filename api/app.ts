@@ -8,8 +8,10 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
 import { mountRoutes, openApiDocument, type AnyRoute } from './route.js';
 import { activityRoutes } from './routes/activities.js';
+import { bookingRoutes } from './routes/bookings.js';
 import { companyRoutes } from './routes/companies.js';
 import { connectionRoutes } from './routes/connections.js';
+import { customerRoutes } from './routes/customers.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { venueRoutes } from './routes/venues.js';
@@ -35,6 +37,8 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints, deps.lifecycle),
     ...activityRoutes(deps.db, deps.lifecycle),
     ...sessionRoutes(deps.db, deps.lifecycle),
+    ...customerRoutes(deps.db),
+    ...bookingRoutes(deps.db, deps.lifecycle),
   ];
 }
 

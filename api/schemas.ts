@@ -1,4 +1,4 @@
-import { AGGREGATORS, CONNECTION_STATUSES, SESSION_STATUSES, type Aggregator } from '../domain/model.js';
+import { AGGREGATORS, BOOKING_STATUSES, CONNECTION_STATUSES, SESSION_STATUSES, type Aggregator } from '../domain/model.js';
 import { CROSS_FIELD_RULE } from './errors.js';
 import { text } from './text.js';
 import { z } from './zod.js';
@@ -298,5 +298,104 @@ export const SessionListQuery = z
 export function rule(message: string, path: string[]) {
   return { message, path, params: { [CROSS_FIELD_RULE]: true } };
 }
+
+// --- customers ---------------------------------------------------------------------------------------------------
+
+/** The aggregator's id for a member (Wellhub: unique_token). */
+const externalMemberId = text({ max: 200, trim: false }).meta({ description: "The aggregator's id for the member" });
+// An object of optional fields, so the document says exactly which keys are allowed.
+const aggregatorIds = z
+  .object(Object.fromEntries(AGGREGATORS.map((a) => [a, externalMemberId.optional()])) as Record<Aggregator, z.ZodOptional<typeof externalMemberId>>)
+  .strict()
+  .meta({ description: 'At most one id per aggregator; unique per aggregator within the company' });
+// A plain shape check, spelled out so the document's pattern and the server's check are the same on every engine.
+const email = z
+  .string()
+  .max(320)
+  .regex(new RegExp(String.raw`^[^@\u0000-\u0020\u007f]+@[^@\u0000-\u0020\u007f]+$`), 'must be an e-mail address');
+
+export const CreateCustomerBody = z
+  .object({
+    name: text({ max: 200 }).nullable().default(null),
+    email: email.nullable().default(null),
+    aggregatorIds: aggregatorIds.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreateCustomer' });
+
+export const AggregatorIdBody = z.object({ externalId: externalMemberId }).strict().meta({ id: 'AggregatorIdBody' });
+
+export const Customer = z
+  .object({
+    id: Uuid,
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    aggregatorIds: z.record(z.string(), z.string()),
+    erasedAt: timestamp.nullable().meta({ description: 'When the personal data (name, e-mail) was erased on request' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Customer' });
+
+export const CustomerListQuery = z
+  .object({
+    aggregator: AggregatorSchema.optional(),
+    externalId: externalMemberId.optional(),
+    after: Uuid.optional().meta({ description: 'The last customer id of the previous page' }),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict()
+  .refine((q) => q.externalId === undefined || q.aggregator !== undefined, rule('externalId needs aggregator', ['externalId']));
+
+export const CustomerList = z
+  .object({ items: z.array(Customer), nextAfter: Uuid.nullable().meta({ description: 'Pass as `after` for the next page; null on the last' }) })
+  .meta({ id: 'CustomerList' });
+
+// --- bookings ----------------------------------------------------------------------------------------------------
+
+export const CreateBookingBody = z.object({ customerId: Uuid }).strict().meta({ id: 'CreateBooking' });
+
+export const CancelBookingBody = z
+  .object({
+    by: z.enum(['customer', 'gym']).default('customer').meta({ description: 'Who cancels: the customer (through the studio) or the studio' }),
+    reason: text({ max: 500 }).optional(),
+  })
+  .strict()
+  .meta({ id: 'CancelBooking' });
+
+export const Booking = z
+  .object({
+    id: Uuid,
+    sessionId: Uuid,
+    customerId: Uuid,
+    source: z.string().meta({ description: '`direct`, or the aggregator' }),
+    bookingNumber: z.string().nullable().meta({ description: "The aggregator's booking number" }),
+    status: z.enum(BOOKING_STATUSES),
+    statusReason: z.string().nullable(),
+    product: z.string().nullable(),
+    paid: z.boolean(),
+    history: z.array(
+      z.object({ from: z.enum(BOOKING_STATUSES).nullable(), to: z.enum(BOOKING_STATUSES), reason: z.string().nullable(), actor: z.string(), at: timestamp }),
+    ),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Booking' });
+
+export const SignInList = z
+  .object({
+    sessionId: Uuid,
+    items: z.array(
+      z.object({
+        bookingId: Uuid,
+        customer: z.object({ id: Uuid, name: z.string().nullable() }),
+        source: z.string(),
+        product: z.string().nullable(),
+        paid: z.boolean(),
+        status: z.enum(BOOKING_STATUSES),
+      }),
+    ),
+  })
+  .meta({ id: 'SignInList' });
 
 export const listOf = <T extends z.ZodType>(item: T, id: string) => z.object({ items: z.array(item) }).meta({ id });

@@ -1,0 +1,86 @@
+import { sql } from 'kysely';
+import { canBookDirect, sessionCapacity } from '../domain/free-spots.js';
+import { SPOT_HOLDING_STATUSES, type BookingStatus } from '../domain/model.js';
+import type { Db } from './index.js';
+
+/**
+ * Taking and giving back spots in the ledger.
+ *
+ * Why a reservation can never overbook, however many requests race from every channel: each one first takes the
+ * row lock on its session (SELECT ... FOR UPDATE), so reservations of one session run one after another; the spots
+ * held are counted after the lock, in the same transaction, so each sees every booking committed before it, and the
+ * check and the insert commit together. Two requests can never both see the last spot free. The partial unique index
+ * on live (session, customer) bookings backs the "already booked" answer even if a check were skipped.
+ */
+
+export type DirectRefusal = 'session_not_found' | 'session_cancelled' | 'session_started' | 'already_booked' | 'full';
+
+export async function reserveDirect(
+  db: Db,
+  input: { companyId: string; sessionId: string; customerId: string; actor: string; now: Date },
+): Promise<{ bookingId: string } | { refused: DirectRefusal }> {
+  return db.transaction().execute(async (trx) => {
+    const session = await trx
+      .selectFrom('sessions')
+      .innerJoin('activities', 'activities.id', 'sessions.activity_id')
+      .select(['sessions.id', 'sessions.status', 'sessions.starts_at', 'sessions.capacity_override', 'activities.max_participants'])
+      .where('sessions.id', '=', input.sessionId)
+      .where('sessions.company_id', '=', input.companyId)
+      .forUpdate('sessions')
+      .executeTakeFirst();
+    if (!session) return { refused: 'session_not_found' as const };
+    if (session.status === 'cancelled') return { refused: 'session_cancelled' as const };
+    if (session.starts_at.getTime() <= input.now.getTime()) return { refused: 'session_started' as const };
+    const held = await trx
+      .selectFrom('bookings')
+      .select([sql<number>`count(*)`.as('total'), sql<number>`count(*) filter (where customer_id = ${input.customerId})`.as('mine')])
+      .where('session_id', '=', session.id)
+      .where('status', 'in', [...SPOT_HOLDING_STATUSES])
+      .executeTakeFirstOrThrow();
+    if (Number(held.mine) > 0) return { refused: 'already_booked' as const };
+    if (!canBookDirect(sessionCapacity(session.max_participants, session.capacity_override), Number(held.total))) {
+      return { refused: 'full' as const };
+    }
+    const booking = await trx
+      .insertInto('bookings')
+      .values({
+        company_id: input.companyId,
+        session_id: session.id,
+        customer_id: input.customerId,
+        source: 'direct',
+        aggregator_booking_number: null,
+        status: 'reserved',
+        status_reason: null,
+        product: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto('booking_status_history')
+      .values({ booking_id: booking.id, from_status: null, to_status: 'reserved', reason: null, actor: input.actor })
+      .execute();
+    return { bookingId: booking.id };
+  });
+}
+
+/** Moves a booking from one status to another and records it; false when it was no longer in `from`. */
+export async function transitionBooking(
+  db: Db,
+  input: { bookingId: string; from: BookingStatus; to: BookingStatus; reason: string | null; actor: string },
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const updated = await trx
+      .updateTable('bookings')
+      .set({ status: input.to, status_reason: input.reason, updated_at: new Date() })
+      .where('id', '=', input.bookingId)
+      .where('status', '=', input.from)
+      .returning('id')
+      .executeTakeFirst();
+    if (!updated) return false;
+    await trx
+      .insertInto('booking_status_history')
+      .values({ booking_id: input.bookingId, from_status: input.from, to_status: input.to, reason: input.reason, actor: input.actor })
+      .execute();
+    return true;
+  });
+}

@@ -1,30 +1,19 @@
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import type { Db } from '../../db/index.js';
 import { apiFixtures, bearer, rowCounts } from '../support/api-fixtures.js';
-import { ADMIN_KEY, buildApp, createTestDatabase, startTemporal, type TemporalHarness } from '../support/harness.js';
+import { ADMIN_KEY, useApiHarness } from '../support/harness.js';
 
 // The reproductions the outside fuzzer (schemathesis) found, each with the answer the API now gives. The fuzzer
 // itself runs in CI against a running service (scripts/schemathesis.sh).
 
 let db: Db;
-let drop: () => Promise<void>;
-let temporal: TemporalHarness;
 let app: Express;
 
-beforeAll(async () => {
-  ({ db, drop } = await createTestDatabase());
-  temporal = await startTemporal(db);
-  app = buildApp(db, temporal);
-});
-
-afterAll(async () => {
-  await temporal?.stop();
-  await drop?.();
-});
+useApiHarness((h) => ({ db, app } = h));
 
 const { newCompany, newVenue } = apiFixtures(() => app);
 

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { aggregatorEndpoints } from '../../aggregators/registry.js';
@@ -11,23 +11,13 @@ import type { Db } from '../../db/index.js';
 import { lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { apiFixtures, bearer, rowCounts } from '../support/api-fixtures.js';
-import { ADMIN_KEY, SECRETS_KEY, buildApp, logger, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
+import { ADMIN_KEY, SECRETS_KEY, buildApp, logger, eventually, type TemporalHarness, useApiHarness } from '../support/harness.js';
 
 let db: Db;
-let drop: () => Promise<void>;
 let temporal: TemporalHarness;
 let app: Express;
 
-beforeAll(async () => {
-  ({ db, drop } = await createTestDatabase());
-  temporal = await startTemporal(db);
-  app = buildApp(db, temporal);
-});
-
-afterAll(async () => {
-  await temporal?.stop();
-  await drop?.();
-});
+useApiHarness((h) => ({ db, temporal, app } = h));
 
 const { newCompany, newVenue } = apiFixtures(() => app);
 

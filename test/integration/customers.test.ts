@@ -1,26 +1,15 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import type { Db } from '../../db/index.js';
 import { apiFixtures, bearer, rowCounts } from '../support/api-fixtures.js';
-import { buildApp, createTestDatabase, startTemporal, type TemporalHarness } from '../support/harness.js';
+import { useApiHarness } from '../support/harness.js';
 
 let db: Db;
-let drop: () => Promise<void>;
-let temporal: TemporalHarness;
 let app: Express;
 const { newCompany } = apiFixtures(() => app);
 
-beforeAll(async () => {
-  ({ db, drop } = await createTestDatabase());
-  temporal = await startTemporal(db);
-  app = buildApp(db, temporal);
-});
-
-afterAll(async () => {
-  await temporal?.stop();
-  await drop?.();
-});
+useApiHarness((h) => ({ db, app } = h));
 
 const counts = () => rowCounts(db, ['customers', 'customer_aggregator_ids']);
 

@@ -1,28 +1,20 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import type { Db } from '../../db/index.js';
 import { apiFixtures, bearer } from '../support/api-fixtures.js';
-import { buildApp, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
+import { eventually, useApiHarness } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 
 let db: Db;
-let drop: () => Promise<void>;
-let temporal: TemporalHarness;
 let app: Express;
 const worlds: SandboxWorld[] = [];
 const { newCompany, newVenue } = apiFixtures(() => app);
 
-beforeAll(async () => {
-  ({ db, drop } = await createTestDatabase());
-  temporal = await startTemporal(db);
-  app = buildApp(db, temporal);
-});
+useApiHarness((h) => ({ db, app } = h));
 
 afterAll(async () => {
-  await temporal?.stop();
   await Promise.all(worlds.map((w) => w.close()));
-  await drop?.();
 });
 
 const tomorrow = () => new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, '+00:00');

@@ -1,35 +1,26 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
-import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import { activityChangedSignal, lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { bearer } from '../support/api-fixtures.js';
-import { ADMIN_KEY, buildApp, createTestDatabase, eventually, startTemporal, type TemporalHarness } from '../support/harness.js';
+import { ADMIN_KEY, eventually, type TemporalHarness, useApiHarness } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 
 // The schedule sync end to end: the API, a real Temporal server and worker, a real PostgreSQL, and every
 // aggregator's sandbox over real HTTP.
 
-let db: Db;
-let drop: () => Promise<void>;
 let temporal: TemporalHarness;
 let app: Express;
 /** Each test has sandboxes of its own (a sandbox holds one venue); its connections point at them by apiBaseUrl. */
 let world: SandboxWorld;
 const worlds: SandboxWorld[] = [];
 
-beforeAll(async () => {
-  ({ db, drop } = await createTestDatabase());
-  temporal = await startTemporal(db);
-  app = buildApp(db, temporal);
-});
+useApiHarness((h) => ({ temporal, app } = h));
 
 afterAll(async () => {
-  await temporal?.stop();
   await Promise.all(worlds.map((w) => w.close()));
-  await drop?.();
 });
 
 const inDays = (days: number, hour = 18) => {

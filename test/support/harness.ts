@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { aggregatorEndpoints, createAdapters, type AggregatorEndpoints } from '../../aggregators/registry.js';
 import type { ActivityDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
@@ -128,4 +128,30 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
   await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: searchAttributeTypes() });
   return env;
+}
+
+export interface ApiHarness {
+  db: Db;
+  temporal: TemporalHarness;
+  app: ReturnType<typeof buildApp>;
+}
+
+/**
+ * One test file's database, worker and app: registers the beforeAll that builds them (handing them to `ready`) and
+ * the afterAll that takes them down.
+ */
+export function useApiHarness(ready: (harness: ApiHarness) => void): void {
+  let harness: ApiHarness | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const created = await createTestDatabase();
+    drop = created.drop;
+    const temporal = await startTemporal(created.db);
+    harness = { db: created.db, temporal, app: buildApp(created.db, temporal) };
+    ready(harness);
+  });
+  afterAll(async () => {
+    await harness?.temporal.stop();
+    await drop?.();
+  });
 }

@@ -2,7 +2,11 @@
  * HTTP helpers of the benchmark: the service's JSON API, the sandboxes' control API (`/__sandbox/calls`, `/state`),
  * and cheap probes of what each aggregator holds through its own list endpoints.
  */
+import type { RecordedCall } from '../aggregators/sandbox-kit/calls.js';
 import type { Aggregator } from '../domain/model.js';
+import type { ConnectionSyncStatus } from '../workflows/activity-lifecycle/contract.js';
+
+export type { RecordedCall };
 
 /** Marks the benchmark's own probe requests, so that they are left out of the aggregator calls counted. */
 export const PROBE_HEADER = 'x-bench-probe';
@@ -39,19 +43,8 @@ export class Api {
   }
 }
 
-/** One lane of GET /v1/activities/{id}/sync. */
-export interface LaneStatus {
-  connectionId: string;
-  aggregator: Aggregator;
-  active: boolean;
-  pending: boolean;
-  running: boolean;
-  passes: number;
-  lastSuccessAt: string | null;
-  lastError: { message: string; at: string } | null;
-  published: { activity: boolean; sessions: number };
-  lastPass: { writes: number; reads: number; ops: Record<string, number> } | null;
-}
+/** One lane of GET /v1/activities/{id}/sync: the lifecycle's own status type. */
+export type LaneStatus = ConnectionSyncStatus;
 
 export interface SyncStatus {
   activityId: string;
@@ -61,19 +54,6 @@ export interface SyncStatus {
 }
 
 export const laneIdle = (lane: LaneStatus) => !lane.pending && !lane.running;
-
-/** A request a sandbox recorded (aggregators/sandbox-kit/calls.ts). */
-export interface RecordedCall {
-  seq: number;
-  at: string;
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-  body: unknown;
-  status: number | undefined;
-  durationMs: number | undefined;
-}
 
 async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });

@@ -203,7 +203,10 @@ declare -A exit_codes=()
 run_identity() {
   local identity="$1" code=0
   say "fuzzing as the $identity (seed $SEED, up to $MAX_EXAMPLES examples per operation and phase)"
+  # Its pytest-style banner lines ("=== 1 warning in 58s ===") are rewritten so that no log reader takes them for a
+  # test runner's closing line.
   (
+    set -o pipefail
     cd "$work"
     timeout --foreground --signal=INT --kill-after=30 "$RUN_TIMEOUT" \
       "${st[@]}" --config-file "$work/schemathesis.toml" run "$base_url/openapi.json" --auth-wfc-user "$identity" \
@@ -211,7 +214,8 @@ run_identity() {
       --seed "$SEED" --max-examples "$MAX_EXAMPLES" --workers "$WORKERS" \
       --generation-database none --request-timeout 10 --no-color \
       --report json,junit --report-json-path "$report_dir/$identity.json" \
-      --report-junit-path "$report_dir/$identity.junit.xml"
+      --report-junit-path "$report_dir/$identity.junit.xml" \
+      | sed -u -E 's/^=+ (.*) =+$/-- \1 --/'
   ) || code=$?
   # Ctrl-C reaches schemathesis too, which stops cleanly with 130: then stop here (the exit trap cleans up).
   if [ "$code" -eq 130 ]; then say "interrupted"; exit 130; fi

@@ -23,7 +23,8 @@ import { activityListing, nextHorizonEntry, sessionListing, type ActivityFacts }
 import type { Aggregator } from '../domain/model.js';
 import { formatInOffset } from '../domain/time.js';
 import { planSync, type PublishedSession, type RemoteSession, type SyncOp } from '../domain/sync-plan.js';
-import { openCredentials, type SecretBox } from '../lib/secrets.js';
+import type { SecretBox } from '../lib/secrets.js';
+import { connectionContext } from './connection-context.js';
 import type { ActivityLifecycleActivities, SyncReport } from '../workflows/activity-lifecycle/contract.js';
 
 export interface SyncDeps {
@@ -101,13 +102,7 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
         await writeActivityPublication(db, activityId, connectionId, { lastError: message });
         return { ...report, outcome: 'refused', refused: [{ what: 'connection', message }] };
       }
-      const ctx: ConnectionContext = {
-        connectionId,
-        externalVenueId: connection.external_venue_id,
-        baseUrl: deps.endpoints.baseUrlFor(aggregator, connection.api_base_url),
-        credentials: openCredentials(deps.secretBox, connection.credentials_sealed),
-        settings: connection.settings,
-      };
+      const ctx: ConnectionContext = connectionContext(deps, connection);
 
       const activity = facts(found.activity);
       const offered = found.activity.allow_aggregator_bookings;

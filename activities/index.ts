@@ -1,5 +1,6 @@
 import { createActivityLifecycleActivities } from './activity-lifecycle.js';
 import { createSyncActivities, type SyncDeps } from './activity-lifecycle-sync.js';
+import { createBookingRequestActivities } from './booking-request.js';
 
 /** What the activities need: the Kysely instance, the secrets key, where each connection's calls go, the adapters. */
 export type ActivityDeps = SyncDeps;
@@ -9,5 +10,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createActivityLifecycleActivities(deps.db),
     ...createSyncActivities(deps),
+    ...createBookingRequestActivities(deps),
   };
 }

@@ -160,7 +160,14 @@ export interface AggregatorAdapter {
   webhookVenueId(request: WebhookRequest): string | undefined;
 
   health(ctx: ConnectionContext): Promise<void>;
+
+  /** For an aggregator that reads the booking decision from the webhook response (Onefit): that response's body. */
+  bookingAnswer?(decision: SynchronousDecision): unknown;
 }
+
+export type SynchronousDecision =
+  | { status: 'confirmed' }
+  | { status: 'rejected'; reason: RejectReason; message?: string | undefined };
 
 export class WebhookParseError extends Error {
   constructor(

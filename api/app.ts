@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { AggregatorEndpoints } from '../aggregators/registry.js';
+import type { AggregatorAdapter } from '../aggregators/types.js';
+import type { Aggregator } from '../domain/model.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../lib/secrets.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
+import type { BookingRequestControl } from './clients/booking-request.js';
 import { mountRoutes, openApiDocument, type AnyRoute } from './route.js';
 import { activityRoutes } from './routes/activities.js';
+import { bookingRequestRoutes } from './routes/booking-requests.js';
 import { bookingRoutes } from './routes/bookings.js';
 import { companyRoutes } from './routes/companies.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -15,12 +19,16 @@ import { customerRoutes } from './routes/customers.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { venueRoutes } from './routes/venues.js';
+import { webhookRouter } from './routes/webhooks.js';
 
 export interface AppDeps {
   db: Db;
   logger: Logger;
   secretBox: SecretBox;
   lifecycle: LifecycleControl;
+  /** Booking request workflows: the webhooks hand events to them, the approval API answers held requests. */
+  bookings: BookingRequestControl;
+  adapters: Readonly<Record<Aggregator, AggregatorAdapter>>;
   /** Which API base URL each connection's calls go to (its own, configured, sandbox, or production). */
   endpoints: AggregatorEndpoints;
   adminApiKey: string | undefined;
@@ -39,6 +47,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...sessionRoutes(deps.db, deps.lifecycle),
     ...customerRoutes(deps.db),
     ...bookingRoutes(deps.db, deps.lifecycle),
+    ...bookingRequestRoutes(deps.db, deps.bookings),
   ];
 }
 
@@ -72,6 +81,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
+  // The aggregators' webhooks follow each aggregator's contract, not this API's document: they read the raw body.
+  app.use(webhookRouter({ db: deps.db, secretBox: deps.secretBox, adapters: deps.adapters, bookings: deps.bookings, logger: deps.logger }));
   app.use(mountRoutes(routes, { db: deps.db, adminApiKey: deps.adminApiKey }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

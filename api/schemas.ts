@@ -1,4 +1,5 @@
 import { AGGREGATORS, BOOKING_STATUSES, CONNECTION_STATUSES, SESSION_STATUSES, type Aggregator } from '../domain/model.js';
+import { REJECT_REASONS } from '../domain/reasons.js';
 import { CROSS_FIELD_RULE } from './errors.js';
 import { text } from './text.js';
 import { z } from './zod.js';
@@ -56,8 +57,21 @@ const credentials = z
   .object({
     apiToken: text({ max: 4096, trim: false }).optional(),
     webhookSecret: text({ min: 8, max: 4096, trim: false }).optional(),
+    keepPreviousWebhookSecret: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'With a new `webhookSecret`: true keeps the secret held until now as the previous one (both verify webhooks) ' +
+          'until it is removed with DELETE /v1/connections/{connectionId}/previous-webhook-secret; without it a new ' +
+          '`webhookSecret` replaces the current one and drops any previous one. Needs `webhookSecret`.',
+      }),
   })
-  .strict();
+  .strict()
+  .refine(
+    (c) => c.keepPreviousWebhookSecret !== true || c.webhookSecret !== undefined,
+    rule('keepPreviousWebhookSecret needs a new webhookSecret', ['keepPreviousWebhookSecret']),
+  );
 const externalVenueId = text({ max: 200 });
 const settingKey = text({ min: 0, max: 100, trim: false });
 const settings = z
@@ -109,7 +123,11 @@ export const Connection = z
       .meta({ description: 'Where calls for this connection go: its own URL, the configured one, the local sandbox, or production' }),
     settings: z.record(z.string(), z.unknown()),
     credentials: z
-      .object({ apiToken: z.boolean(), webhookSecret: z.boolean() })
+      .object({
+        apiToken: z.boolean(),
+        webhookSecret: z.boolean(),
+        previousWebhookSecret: z.boolean().meta({ description: 'A webhook secret kept from a rotation, which still verifies webhooks' }),
+      })
       .meta({ description: 'Which secrets are set; their values are never returned' }),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -399,3 +417,45 @@ export const SignInList = z
   .meta({ id: 'SignInList' });
 
 export const listOf = <T extends z.ZodType>(item: T, id: string) => z.object({ items: z.array(item) }).meta({ id });
+
+// --- aggregator booking requests ---------------------------------------------------------------------------------
+
+export const REQUEST_DECISIONS = ['awaiting_approval', 'reserve', 'reject'] as const;
+export const REQUEST_ANSWERS = ['pending', 'sent', 'in_webhook_response', 'refused', 'unreachable', 'not_needed'] as const;
+
+export const BookingRequest = z
+  .object({
+    aggregator: z.string(),
+    bookingNumber: z.string(),
+    bookingId: Uuid.nullable().meta({ description: 'null when the request named no session of ours' }),
+    sessionId: Uuid.nullable(),
+    customerId: Uuid.nullable(),
+    decision: z.enum(REQUEST_DECISIONS),
+    reason: z.enum(REJECT_REASONS).nullable(),
+    message: z.string().nullable(),
+    answer: z.enum(REQUEST_ANSWERS).meta({
+      description:
+        'What the aggregator was told: pending (not yet), sent (by its API), in_webhook_response (synchronous), refused ' +
+        '(it refused our answer), unreachable (its own auto-reject at the deadline applies), not_needed (the member cancelled first)',
+    }),
+    requestedAt: timestamp,
+    deadlineAt: timestamp.meta({ description: 'When the aggregator rejects the request on its own' }),
+    answeredAt: timestamp.nullable(),
+  })
+  .meta({ id: 'BookingRequest' });
+
+export const BookingRequestListQuery = z
+  .object({
+    decision: z.enum(REQUEST_DECISIONS).default('awaiting_approval'),
+    sessionId: Uuid.optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+
+export const DeclineBookingBody = z
+  .object({
+    reason: z.enum(REJECT_REASONS).default('USAGE_RESTRICTION').meta({ description: 'The category the aggregator is told' }),
+    message: text({ max: 500 }).optional(),
+  })
+  .strict()
+  .meta({ id: 'DeclineBooking' });

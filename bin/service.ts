@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { aggregatorEndpoints, createAdapters, type SandboxEndpoint } from '../aggregators/registry.js';
 import { createApp } from '../api/app.js';
 import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
+import { temporalBookingRequestControl } from '../api/clients/booking-request.js';
+import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
@@ -147,7 +149,13 @@ async function main(): Promise<void> {
     }
 
     if (role === 'start' || role === 'api') {
+      const adapters = createAdapters();
+      const bookings = temporalBookingRequestControl(client, { taskQueue: config.temporal.taskQueue });
+      const dispatcher = startInboxDispatcher({ db, adapters, bookings, logger });
+      stops.push(() => dispatcher.stop());
       const app = createApp({
+        adapters,
+        bookings,
         endpoints,
         db,
         logger,

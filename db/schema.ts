@@ -154,6 +154,40 @@ export interface WebhookInboxTable {
   payload: Json<unknown>;
   received_at: CreatedAt;
   processed_at: Date | null;
+  /** The booking number the event is about. */
+  booking_number: string | null;
+  /** When the event reached its booking workflow; null = still to hand over (the dispatcher retries). */
+  dispatched_at: Date | null;
+  /** What its processing did, e.g. "applied", "waiting_for_request", "ignored: booking is rejected". */
+  outcome: string | null;
+}
+
+export type RequestDecision = 'awaiting_approval' | 'reserve' | 'reject';
+export type RequestAnswer = 'pending' | 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed';
+
+/** One aggregator booking request: the decision and what the aggregator was told (one row per booking number). */
+export interface BookingRequestsTable {
+  aggregator: string;
+  booking_number: string;
+  company_id: string;
+  venue_id: string;
+  connection_id: string;
+  session_external_id: string;
+  activity_external_id: string | null;
+  member_external_id: string;
+  session_id: string | null;
+  customer_id: string | null;
+  booking_id: string | null;
+  decision: RequestDecision;
+  reason: string | null;
+  message: string | null;
+  deadline_at: Date;
+  answer: Generated<RequestAnswer>;
+  answered_at: Date | null;
+  last_error: string | null;
+  requested_at: Date;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
 }
 
 /** The aggregator's ids for what we pushed, and a fingerprint of what we last sent (a sync sends only what changed). */
@@ -216,6 +250,7 @@ export interface Database {
   bookings: BookingsTable;
   booking_status_history: BookingStatusHistoryTable;
   webhook_inbox: WebhookInboxTable;
+  booking_requests: BookingRequestsTable;
   activity_publications: ActivityPublicationsTable;
   session_publications: SessionPublicationsTable;
   activity_lifecycles: ActivityLifecyclesTable;

@@ -9,6 +9,7 @@ export type { Logger };
 export const REDACTED_KEYS = [
   'apiToken',
   'webhookSecret',
+  'previousWebhookSecret',
   'secret',
   'password',
   'token',
@@ -19,7 +20,7 @@ export const REDACTED_KEYS = [
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
-  paths.push('req.headers.authorization', 'req.headers["x-gympass-signature"]', 'req.headers["x-api-key"]');
+  paths.push('req.headers.authorization', 'req.headers["x-gympass-signature"]', 'req.headers["x-api-key"]', 'req.headers["x-partner-signature"]');
   return pino(
     {
       level,

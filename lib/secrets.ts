@@ -55,6 +55,13 @@ export function safeEqual(a: string, b: string): boolean {
 export interface ConnectionCredentials {
   apiToken?: string | undefined;
   webhookSecret?: string | undefined;
+  /** While a webhook secret is rotated: the one held before, which still verifies until it is removed. */
+  previousWebhookSecret?: string | undefined;
+}
+
+/** The secrets an incoming webhook may be signed with: the current one first, then the previous one. */
+export function webhookSecretsOf(creds: ConnectionCredentials): string[] {
+  return [creds.webhookSecret, creds.previousWebhookSecret].filter((secret): secret is string => secret !== undefined && secret !== '');
 }
 
 export function openCredentials(box: SecretBox, sealed: string | null): ConnectionCredentials {

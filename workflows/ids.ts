@@ -4,4 +4,6 @@
  */
 export const workflowIds = {
   activityLifecycle: (activityId: string): string => `activity-lifecycle:${activityId}`,
+  /** One per aggregator booking number: every event about the booking goes to it. */
+  bookingRequest: (aggregator: string, bookingNumber: string): string => `booking:${aggregator}:${bookingNumber}`,
 } as const;

@@ -1,2 +1,3 @@
 // The worker's workflow bundle entry point: every workflow type the worker runs is exported here.
 export { activityLifecycleWorkflow } from './activity-lifecycle/workflow.js';
+export { bookingRequestWorkflow } from './booking-request/workflow.js';

@@ -4,7 +4,7 @@ import type { Db } from '../../db/index.js';
 import type { Aggregator } from '../../domain/model.js';
 import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
-import { openCredentials, type SecretBox } from '../../lib/secrets.js';
+import { openCredentials, type ConnectionCredentials, type SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
 import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import { ApiError, found } from '../errors.js';
@@ -31,12 +31,36 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
 
   const present = (row: Selectable<ConnectionsTable>) => {
     const creds = openCredentials(box, row.credentials_sealed);
-    return presentConnection(
-      row,
-      { apiToken: creds.apiToken !== undefined, webhookSecret: creds.webhookSecret !== undefined },
-      endpoints.baseUrlFor(row.aggregator as Aggregator, row.api_base_url),
-    );
+    const secretsSet = {
+      apiToken: creds.apiToken !== undefined,
+      webhookSecret: creds.webhookSecret !== undefined,
+      previousWebhookSecret: creds.previousWebhookSecret !== undefined,
+    };
+    return {
+      ...presentConnection(row, secretsSet, endpoints.baseUrlFor(row.aggregator as Aggregator, row.api_base_url)),
+      credentials: secretsSet,
+    };
   };
+
+  /**
+   * The secrets after a change: a new `webhookSecret` replaces the current one and drops any previous one, unless
+   * `keepPreviousWebhookSecret` keeps the current one as the previous (sending the current secret again keeps the
+   * previous one as it is, so a retried rotation changes nothing).
+   */
+  function changedCredentials(stored: ConnectionCredentials, change: CredentialsInput): ConnectionCredentials {
+    const { keepPreviousWebhookSecret, ...secrets } = change;
+    const next: ConnectionCredentials = { ...stored, ...secrets };
+    if (secrets.webhookSecret !== undefined) {
+      const previous = keepPreviousWebhookSecret
+        ? stored.webhookSecret === secrets.webhookSecret
+          ? stored.previousWebhookSecret
+          : stored.webhookSecret
+        : undefined;
+      if (previous === undefined) delete next.previousWebhookSecret;
+      else next.previousWebhookSecret = previous;
+    }
+    return next;
+  }
   const ConnectionParams = z.object({ connectionId: Uuid });
 
   return [
@@ -49,7 +73,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       params: z.object({ venueId: Uuid }),
       body: CreateConnectionBody,
       response: { status: 201, description: 'Created', schema: Connection },
-      errors: [404, 409],
+      errors: [404, 409, 422],
       location: (c) => `/v1/connections/${c.id}`,
       handler: async ({ params, body, auth }) => {
         const venue = found(await findVenue(db, companyOf(auth), params.venueId), 'venue');
@@ -60,7 +84,8 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
           .where('aggregator', '=', body.aggregator)
           .executeTakeFirst();
         if (existing) throw ApiError.conflict(`the venue already has a ${body.aggregator} connection`, { connectionId: existing.id });
-        const credentials = body.credentials ?? {};
+        // A new connection holds no secret yet: keepPreviousWebhookSecret has nothing to keep.
+        const credentials = changedCredentials({}, body.credentials ?? {});
         const row = await db
           .insertInto('connections')
           .values({
@@ -114,11 +139,11 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       params: ConnectionParams,
       body: UpdateConnectionBody,
       response: { status: 200, description: 'The changed connection', schema: Connection },
-      errors: [404, 409],
+      errors: [404, 409, 422],
       handler: async ({ params, body, auth }) => {
         const current = found(await findConnection(db, companyOf(auth), params.connectionId), 'connection');
         const credentials = body.credentials
-          ? { ...openCredentials(box, current.credentials_sealed), ...body.credentials }
+          ? changedCredentials(openCredentials(box, current.credentials_sealed), body.credentials)
           : undefined;
         const row = await db
           .updateTable('connections')
@@ -137,5 +162,32 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
         return present(row);
       },
     }),
+    defineRoute({
+      method: 'delete',
+      path: '/v1/connections/{connectionId}/previous-webhook-secret',
+      summary: 'End a webhook secret rotation: the previous webhook secret no longer verifies webhooks',
+      tag: 'Connections',
+      auth: 'company',
+      params: ConnectionParams,
+      response: { status: 200, description: 'The changed connection', schema: Connection },
+      errors: [404, 409],
+      handler: async ({ params, auth }) => {
+        const current = found(await findConnection(db, companyOf(auth), params.connectionId), 'connection');
+        const { previousWebhookSecret, ...kept } = openCredentials(box, current.credentials_sealed);
+        if (previousWebhookSecret === undefined) {
+          throw new ApiError(409, 'conflict', 'the connection holds no previous webhook secret');
+        }
+        const row = await db
+          .updateTable('connections')
+          .set({ credentials_sealed: box.sealJson(kept), updated_at: new Date() })
+          .where('id', '=', current.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await notifyVenue(row);
+        return present(row);
+      },
+    }),
   ];
 }
+
+type CredentialsInput = NonNullable<z.output<typeof UpdateConnectionBody>['credentials']>;

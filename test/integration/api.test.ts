@@ -2,9 +2,10 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { aggregatorEndpoints } from '../../aggregators/registry.js';
+import { aggregatorEndpoints, createAdapters } from '../../aggregators/registry.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
+import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
 import { SecretBox } from '../../lib/secrets.js';
 import { WELLHUB_PRODUCTION_BASE_URL } from '../../aggregators/wellhub/index.js';
 import type { Db } from '../../db/index.js';
@@ -88,7 +89,7 @@ describe('venues and connections', () => {
       });
     expect(created.status).toBe(201);
     expect(created.headers.location).toBe(`/v1/connections/${created.body.id}`);
-    expect(created.body.credentials).toEqual({ apiToken: true, webhookSecret: true });
+    expect(created.body.credentials).toEqual({ apiToken: true, webhookSecret: true, previousWebhookSecret: false });
     // No URL of its own and none configured for Wellhub: calls go to Wellhub's production API.
     expect(created.body.effectiveApiBaseUrl).toBe(WELLHUB_PRODUCTION_BASE_URL);
     expect(JSON.stringify(created.body)).not.toMatch(/wellhub-token-value|wellhub-webhook-secret/);
@@ -103,7 +104,7 @@ describe('venues and connections', () => {
       .set(bearer(key))
       .send({ status: 'active', credentials: { webhookSecret: 'rotated-secret-123' } });
     expect(rotated.status).toBe(200);
-    expect(rotated.body).toMatchObject({ status: 'active', credentials: { apiToken: true, webhookSecret: true } });
+    expect(rotated.body).toMatchObject({ status: 'active', credentials: { apiToken: true, webhookSecret: true, previousWebhookSecret: false } });
 
     const classpass = await request(app).post(`/v1/venues/${venueId}/connections`).set(bearer(key)).send({ aggregator: 'classpass' });
     expect(classpass.body.effectiveApiBaseUrl).toBe('https://classpass.example.test/api');
@@ -247,6 +248,8 @@ describe('activities and their lifecycle workflow', () => {
       logger,
       secretBox: new SecretBox(SECRETS_KEY),
       lifecycle: temporalLifecycleControl(unreachable, { taskQueue: temporal.taskQueue, syncIntervalMs: 60_000, logger, rpcDeadlineMs: 1_000 }),
+      bookings: temporalBookingRequestControl(unreachable, { taskQueue: temporal.taskQueue, rpcDeadlineMs: 1_000 }),
+      adapters: createAdapters(),
       adminApiKey: ADMIN_KEY,
       endpoints: aggregatorEndpoints({}),
       readiness: {},

@@ -8,6 +8,7 @@ import { aggregatorEndpoints, createAdapters, type AggregatorEndpoints } from '.
 import type { ActivityDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
+import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
 import { migrateToLatest } from '../../db/migrate.js';
@@ -101,6 +102,8 @@ export function buildApp(
     logger,
     secretBox: new SecretBox(SECRETS_KEY),
     lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000, logger }),
+    bookings: temporalBookingRequestControl(temporal.client, { taskQueue: temporal.taskQueue }),
+    adapters: createAdapters(),
     adminApiKey: ADMIN_KEY,
     endpoints,
     readiness: readiness ?? {

@@ -1,0 +1,109 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { toTemporalFailure } from '../aggregators/temporal-failure.js';
+import {
+  applyMemberEvent,
+  decideAggregatorRequest,
+  finishAggregatorRequest,
+  markInboxOutcomes,
+  recordApproval,
+  waitingEvents,
+  type RequestView,
+} from '../db/booking-requests.js';
+import { readConnection } from '../db/sync-state.js';
+import type { BookingEvent, BookingRequestActivities, DecidedRequest } from '../workflows/booking-request/contract.js';
+import type { SyncDeps } from './activity-lifecycle-sync.js';
+import { connectionContext } from './connection-context.js';
+
+function present(view: RequestView, known: boolean): DecidedRequest {
+  return {
+    known,
+    decision: view.decision,
+    reason: view.reason,
+    message: view.message,
+    answer: view.answer,
+    deadlineAt: view.deadlineAt.toISOString(),
+    sessionId: view.sessionId,
+    activityId: view.activityId,
+    bookingId: view.bookingId,
+    notifyLifecycle: view.offered && view.activityId !== null,
+  };
+}
+
+/** The booking request flow's activities: ledger steps (run as local activities) and the answer to the aggregator. */
+export function createBookingRequestActivities(deps: SyncDeps): BookingRequestActivities {
+  const now = () => deps.now?.() ?? new Date();
+  return {
+    async decideRequest(input) {
+      const view = await decideAggregatorRequest(deps.db, {
+        aggregator: input.aggregator,
+        bookingNumber: input.bookingNumber,
+        companyId: input.companyId,
+        venueId: input.venueId,
+        connectionId: input.connectionId,
+        sessionExternalId: input.event.sessionExternalId,
+        activityExternalId: input.event.activityExternalId,
+        member: input.event.member,
+        requestedAt: new Date(input.event.occurredAt),
+        deadlineAt: new Date(input.deadlineAt),
+        synchronous: input.answersSynchronously,
+        now: now(),
+      });
+      return present(view, view.known);
+    },
+
+    async recordApproval({ aggregator, bookingNumber, approval }) {
+      const view = await recordApproval(deps.db, {
+        aggregator,
+        bookingNumber,
+        approve: approval.approve,
+        reason: approval.reason,
+        message: approval.message,
+      });
+      return present(view, true);
+    },
+
+    async answerAggregator(input) {
+      const connection = await readConnection(deps.db, input.connectionId);
+      if (!connection) {
+        throw ApplicationFailure.nonRetryable(`connection ${input.connectionId} no longer exists`, 'ConnectionGone');
+      }
+      const adapter = deps.adapters[input.aggregator];
+      const ctx = connectionContext(deps, connection);
+      const ref = {
+        bookingNumber: input.bookingNumber,
+        sessionExternalId: input.sessionExternalId,
+        activityExternalId: input.activityExternalId,
+      };
+      try {
+        if (input.answer.status === 'RESERVED') await adapter.confirmBooking(ctx, ref);
+        else await adapter.rejectBooking(ctx, ref, input.answer.reason, input.answer.message);
+      } catch (error) {
+        throw toTemporalFailure(error);
+      }
+    },
+
+    async finishRequest(input) {
+      await finishAggregatorRequest(deps.db, input);
+    },
+
+    async applyMemberEvent({ aggregator, bookingNumber, event }) {
+      if (event.type === 'booking_requested') throw ApplicationFailure.nonRetryable('not a member event', 'BadEvent');
+      const result = await applyMemberEvent(deps.db, { aggregator, bookingNumber, type: event.type, late: event.late === true });
+      return {
+        outcome: result.outcome,
+        detail: result.detail,
+        sessionId: result.sessionId,
+        activityId: result.activityId,
+        notifyLifecycle: result.offered && result.outcome === 'applied' && result.activityId !== null,
+      };
+    },
+
+    async earlierEvents({ aggregator, bookingNumber }) {
+      return (await waitingEvents(deps.db, aggregator, bookingNumber)) as BookingEvent[];
+    },
+
+    async markEvents({ aggregator, outcomes }) {
+      await markInboxOutcomes(deps.db, aggregator, outcomes);
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { SA } from '../../temporal/search-attributes.js';
+import {
+  BOOKING_REQUEST_WORKFLOW,
+  approvalUpdate,
+  bookingEventSignal,
+  bookingRequestStateQuery,
+  requestDecisionUpdate,
+  synchronousAnswerSignal,
+  type ApprovalInput,
+  type BookingEvent,
+  type BookingRequestInput,
+  type BookingRequestState,
+  type RequestAnswerBody,
+} from '../../workflows/booking-request/contract.js';
+import { workflowIds } from '../../workflows/ids.js';
+import { ApiError } from '../errors.js';
+
+type BookingRequestWorkflow = (input: BookingRequestInput) => Promise<BookingRequestState>;
+
+/** What the API does to booking request workflows (one per aggregator booking number). */
+export interface BookingRequestControl {
+  /** Hands an event to the booking's workflow, starting it when none runs (signal-with-start: copies join one run). */
+  deliver(input: BookingRequestInput, event: BookingEvent): Promise<void>;
+  /**
+   * A synchronous aggregator's request (Onefit): starts the workflow or joins it, and waits for the decision
+   * (update-with-start), at most `budgetMs`; undefined when it did not come in time.
+   */
+  decide(input: BookingRequestInput, event: BookingEvent, budgetMs: number): Promise<RequestAnswerBody | undefined>;
+  /** Tells the workflow whether the synchronous answer went out in the webhook response. */
+  reportSynchronousAnswer(input: BookingRequestInput, delivered: boolean): Promise<void>;
+  /** A backend service's approval or refusal of a held request: 409 when it is not waiting for one. */
+  approve(aggregator: string, bookingNumber: string, approval: ApprovalInput): Promise<RequestAnswerBody>;
+  state(aggregator: string, bookingNumber: string): Promise<BookingRequestState | undefined>;
+}
+
+export function temporalBookingRequestControl(client: Client, options: { taskQueue: string; rpcDeadlineMs?: number }): BookingRequestControl {
+  const { taskQueue, rpcDeadlineMs = 5_000 } = options;
+  const startOptions = (input: BookingRequestInput) => ({
+    workflowId: workflowIds.bookingRequest(input.aggregator, input.bookingNumber),
+    taskQueue,
+    args: [input] as [BookingRequestInput],
+    typedSearchAttributes: [
+      { key: SA.companyId, value: input.companyId },
+      { key: SA.venueId, value: input.venueId },
+      { key: SA.aggregators, value: [input.aggregator] },
+      { key: SA.bookingStatus, value: 'requested' },
+    ],
+  });
+  const withDeadline = <T>(ms: number, call: () => Promise<T>) => client.connection.withDeadline(Date.now() + ms, call);
+  const handle = (aggregator: string, bookingNumber: string) => client.workflow.getHandle(workflowIds.bookingRequest(aggregator, bookingNumber));
+
+  return {
+    async deliver(input, event) {
+      await withDeadline(rpcDeadlineMs, () =>
+        client.workflow.signalWithStart<BookingRequestWorkflow, [BookingEvent]>(BOOKING_REQUEST_WORKFLOW, {
+          ...startOptions(input),
+          signal: bookingEventSignal,
+          signalArgs: [event],
+        }),
+      );
+    },
+
+    async decide(input, event, budgetMs) {
+      const operation = new WithStartWorkflowOperation<BookingRequestWorkflow>(BOOKING_REQUEST_WORKFLOW, {
+        ...startOptions(input),
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), budgetMs);
+      });
+      try {
+        return await Promise.race([
+          withDeadline(Math.max(budgetMs, rpcDeadlineMs), () =>
+            client.workflow.executeUpdateWithStart(requestDecisionUpdate, { args: [event], startWorkflowOperation: operation }),
+          ),
+          late,
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async reportSynchronousAnswer(input, delivered) {
+      await withDeadline(rpcDeadlineMs, () =>
+        handle(input.aggregator, input.bookingNumber).signal(synchronousAnswerSignal, { delivered }),
+      );
+    },
+
+    async approve(aggregator, bookingNumber, approval) {
+      try {
+        return await withDeadline(rpcDeadlineMs * 3, () => handle(aggregator, bookingNumber).executeUpdate(approvalUpdate, { args: [approval] }));
+      } catch (error) {
+        if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) {
+          const cause = error instanceof WorkflowUpdateFailedError && error.cause instanceof Error ? error.cause.message : undefined;
+          throw ApiError.conflict(cause ?? 'the request is no longer waiting for approval');
+        }
+        throw new ApiError(503, 'temporal_unavailable', 'the workflow service is unavailable; nothing was changed, try again');
+      }
+    },
+
+    async state(aggregator, bookingNumber) {
+      try {
+        return await withDeadline(rpcDeadlineMs, () => handle(aggregator, bookingNumber).query(bookingRequestStateQuery));
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      }
+    },
+  };
+}

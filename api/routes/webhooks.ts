@@ -1,0 +1,153 @@
+import express, { Router, type Request, type Response } from 'express';
+import { WebhookParseError, type AggregatorAdapter, type AggregatorEvent } from '../../aggregators/types.js';
+import { findWebhookConnection, markInboxDispatched, markInboxOutcomes, recordInboxEvent } from '../../db/booking-requests.js';
+import type { Db } from '../../db/index.js';
+import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
+import type { Logger } from '../../lib/logger.js';
+import { openCredentials, webhookSecretsOf, type SecretBox } from '../../lib/secrets.js';
+import type { BookingEvent, BookingRequestInput, RequestAnswerBody } from '../../workflows/booking-request/contract.js';
+import type { BookingRequestControl } from '../clients/booking-request.js';
+import { ApiError } from '../errors.js';
+
+/** A webhook body is one small event: anything larger is not from an aggregator. */
+const WEBHOOK_BODY_LIMIT = '64kb';
+/** Onefit waits about 1 s for the answer in the response; the decision must be back well before. */
+export const SYNCHRONOUS_ANSWER_BUDGET_MS = 800;
+
+export interface WebhookDeps {
+  db: Db;
+  secretBox: SecretBox;
+  adapters: Readonly<Record<Aggregator, AggregatorAdapter>>;
+  bookings: BookingRequestControl;
+  logger: Logger;
+}
+
+export function toBookingEvent(event: AggregatorEvent): BookingEvent {
+  return {
+    type: event.type,
+    eventId: event.eventId,
+    occurredAt: event.occurredAt.toISOString(),
+    ...(event.type === 'booking_cancelled' ? { late: event.late } : {}),
+    sessionExternalId: event.sessionExternalId,
+    activityExternalId: event.activityExternalId,
+    member: { externalId: event.customer.externalId, name: event.customer.name, email: event.customer.email },
+  };
+}
+
+export function requestInput(
+  adapter: AggregatorAdapter,
+  connection: { id: string; company_id: string; venue_id: string },
+  bookingNumber: string,
+): BookingRequestInput {
+  return {
+    aggregator: adapter.aggregator,
+    bookingNumber,
+    companyId: connection.company_id,
+    venueId: connection.venue_id,
+    connectionId: connection.id,
+    answersSynchronously: adapter.capabilities.answersBookingsSynchronously,
+    bookingDeadlineMs: adapter.capabilities.bookingDeadlineMs,
+  };
+}
+
+const isAggregator = (name: string): name is Aggregator => (AGGREGATORS as readonly string[]).includes(name);
+
+/**
+ * `POST /webhooks/{aggregator}`: the aggregators' events. In order, each refusal a 4xx that says why, before anything
+ * is written or started: the aggregator must be known (404), the body must name a venue (400) that one of its
+ * connections holds (404), the signature must verify with that connection's secret, or its previous one during a
+ * rotation (401), the connection must be active (409), and the event must follow the aggregator's contract (400).
+ * A verified event is recorded in the inbox once (its id is the key) and handed to its booking's workflow; every copy
+ * is handed over too, and the workflow makes them one. Then 2xx, at once: the decision follows by the aggregator's
+ * API, except for an aggregator that reads it from this response (Onefit), which gets it here.
+ */
+export function webhookRouter(deps: WebhookDeps): Router {
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+
+  router.post('/webhooks/:aggregator', raw, async (req: Request, res: Response) => {
+    const arrived = Date.now();
+    const log = (res.locals.log as Logger | undefined) ?? deps.logger;
+    const name = String(req.params.aggregator);
+    if (!isAggregator(name)) throw new ApiError(404, 'unknown_aggregator', `no aggregator called "${name.slice(0, 40)}"`);
+    const adapter = deps.adapters[name];
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (rawBody.length === 0) throw new ApiError(400, 'body_required', 'the webhook has no body');
+    const request = { rawBody, headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])) };
+
+    const venueId = adapter.webhookVenueId(request);
+    if (venueId === undefined) throw new ApiError(400, 'invalid_event', "the body names no venue (the aggregator's venue id)");
+    const connection = await findWebhookConnection(deps.db, name, venueId);
+    if (!connection) throw new ApiError(404, 'unknown_venue', `no ${name} connection holds this venue id`);
+
+    const secrets = webhookSecretsOf(openCredentials(deps.secretBox, connection.credentials_sealed));
+    if (secrets.length === 0) throw new ApiError(401, 'invalid_signature', 'the connection has no webhook secret to verify with');
+    const checks = secrets.map((secret) => adapter.verifyWebhook(request, secret));
+    if (!checks.some((check) => check.ok)) {
+      const reason = checks.find((check): check is { ok: false; reason: string } => !check.ok)?.reason ?? 'signature mismatch';
+      throw new ApiError(401, 'invalid_signature', reason);
+    }
+    if (connection.status !== 'active') {
+      throw new ApiError(409, 'connection_not_active', `the ${name} connection of this venue is ${connection.status}: it takes no bookings`);
+    }
+
+    let event: AggregatorEvent;
+    try {
+      event = adapter.parseWebhook(request);
+    } catch (error) {
+      if (error instanceof WebhookParseError) throw new ApiError(400, 'invalid_event', error.message, error.details);
+      throw error;
+    }
+    if (event.externalVenueId !== venueId) throw new ApiError(400, 'invalid_event', 'the event names two different venues');
+
+    const bookingEvent = toBookingEvent(event);
+    const { duplicate } = await recordInboxEvent(deps.db, {
+      aggregator: name,
+      eventId: event.eventId,
+      eventType: event.type,
+      connectionId: connection.id,
+      bookingNumber: event.bookingNumber,
+      payload: bookingEvent,
+    });
+    const input = requestInput(adapter, connection, event.bookingNumber);
+    const eventLog = { aggregator: name, bookingNumber: event.bookingNumber, eventId: event.eventId, type: event.type, duplicate };
+
+    if (input.answersSynchronously && event.type === 'booking_requested') {
+      let answer: RequestAnswerBody | undefined;
+      try {
+        answer = await deps.bookings.decide(input, bookingEvent, Math.max(50, SYNCHRONOUS_ANSWER_BUDGET_MS - (Date.now() - arrived)));
+        await markInboxDispatched(deps.db, name, event.eventId);
+      } catch (error) {
+        log.error({ ...eventLog, err: error }, 'synchronous booking decision failed');
+      }
+      const delivered = answer !== undefined;
+      const body = answer ?? { status: 'REJECTED' as const, reason: 'TECHNICAL_ERROR' as const, message: 'no decision in time' };
+      if (!delivered) {
+        // Answered without a decision: the workflow (if it started) must free what it may have held.
+        await markInboxOutcomes(deps.db, name, [{ eventId: event.eventId, outcome: 'answered_rejected_without_decision' }]);
+        await markInboxDispatched(deps.db, name, event.eventId);
+      }
+      res.on('finish', () => {
+        deps.bookings.reportSynchronousAnswer(input, delivered).catch((error: unknown) => {
+          log.warn({ ...eventLog, err: error }, 'could not report the synchronous answer to the workflow');
+        });
+      });
+      log.info({ ...eventLog, answer: body.status, ms: Date.now() - arrived }, 'booking request answered in the webhook response');
+      res.status(200).json(adapter.bookingAnswer?.(body.status === 'RESERVED' ? { status: 'confirmed' } : { status: 'rejected', reason: body.reason, message: body.message }) ?? body);
+      return;
+    }
+
+    try {
+      await deps.bookings.deliver(input, bookingEvent);
+      await markInboxDispatched(deps.db, name, event.eventId);
+    } catch (error) {
+      // The event is safe in the inbox: the dispatcher hands it over when Temporal answers again.
+      log.warn({ ...eventLog, err: error }, 'webhook recorded; its workflow could not be reached yet');
+      res.status(202).json({ received: true, duplicate, queued: true });
+      return;
+    }
+    log.info(eventLog, 'webhook received');
+    res.status(200).json({ received: true, duplicate });
+  });
+  return router;
+}

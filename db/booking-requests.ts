@@ -1,0 +1,494 @@
+import { sql, type Transaction } from 'kysely';
+import { decideBooking, type BookingDecision } from '../domain/booking-decision.js';
+import { aggregatorOffer } from '../domain/free-spots.js';
+import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
+import type { RejectReason } from '../domain/reasons.js';
+import type { Db } from './index.js';
+import type { Database, RequestAnswer, RequestDecision } from './schema.js';
+
+/**
+ * The ledger side of aggregator booking requests: the decision taken under the session's row lock, the final state
+ * once the aggregator has its answer, and the member's later cancellation or check-in.
+ *
+ * Why a request can never overbook, however many race from every aggregator and the direct channel: the decision
+ * step takes the session's row lock (SELECT ... FOR UPDATE) before it counts, exactly like a direct booking
+ * (db/reservations.ts), so every reservation of one session runs one after another and each counts every booking
+ * committed before it; the count, the decision and the insert of the spot-holding `requested` booking commit
+ * together. Capacity, the aggregator limit and this aggregator's quota are all checked on that one count
+ * (domain/free-spots.ts). The request row's primary key (aggregator, booking number) and the unique index on
+ * (source, booking number) make a second booking for one number impossible even if a step runs twice.
+ */
+
+export interface RequestView {
+  decision: RequestDecision;
+  reason: RejectReason | null;
+  message: string | null;
+  answer: RequestAnswer;
+  deadlineAt: Date;
+  sessionId: string | null;
+  activityId: string | null;
+  bookingId: string | null;
+  offered: boolean;
+}
+
+export interface DecideInput {
+  aggregator: Aggregator;
+  bookingNumber: string;
+  companyId: string;
+  venueId: string;
+  connectionId: string;
+  sessionExternalId: string;
+  activityExternalId?: string | undefined;
+  member: { externalId: string; name?: string | undefined; email?: string | undefined };
+  requestedAt: Date;
+  deadlineAt: Date;
+  /** The aggregator cannot wait for a manual approval (it reads the answer from the webhook response). */
+  synchronous: boolean;
+  now: Date;
+}
+
+type Trx = Transaction<Database>;
+
+async function readRequest(db: Db | Trx, aggregator: string, bookingNumber: string): Promise<RequestView | undefined> {
+  const row = await db
+    .selectFrom('booking_requests')
+    .leftJoin('sessions', 'sessions.id', 'booking_requests.session_id')
+    .leftJoin('activities', 'activities.id', 'sessions.activity_id')
+    .select([
+      'booking_requests.decision',
+      'booking_requests.reason',
+      'booking_requests.message',
+      'booking_requests.answer',
+      'booking_requests.deadline_at',
+      'booking_requests.session_id',
+      'booking_requests.booking_id',
+      'activities.id as activity_id',
+      'activities.allow_aggregator_bookings',
+    ])
+    .where('booking_requests.aggregator', '=', aggregator)
+    .where('booking_requests.booking_number', '=', bookingNumber)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    decision: row.decision,
+    reason: row.reason as RejectReason | null,
+    message: row.message,
+    answer: row.answer,
+    deadlineAt: row.deadline_at,
+    sessionId: row.session_id,
+    activityId: row.activity_id,
+    bookingId: row.booking_id,
+    offered: row.allow_aggregator_bookings === true,
+  };
+}
+
+export const readBookingRequest = readRequest;
+
+/**
+ * The customer holding this aggregator id in the company, or a new one created with it (name and e-mail from the
+ * event). Two requests of a new member racing: the unique (company, aggregator, external id) index lets one insert
+ * win; the other drops the profile it began and takes the winner's.
+ */
+export async function matchOrCreateCustomer(
+  trx: Trx,
+  input: { companyId: string; aggregator: string; member: DecideInput['member'] },
+): Promise<string> {
+  const existing = await trx
+    .selectFrom('customer_aggregator_ids')
+    .select('customer_id')
+    .where('company_id', '=', input.companyId)
+    .where('aggregator', '=', input.aggregator)
+    .where('external_id', '=', input.member.externalId)
+    .executeTakeFirst();
+  if (existing) return existing.customer_id;
+  const created = await trx
+    .insertInto('customers')
+    .values({ company_id: input.companyId, name: input.member.name ?? null, email: input.member.email ?? null })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const linked = await trx
+    .insertInto('customer_aggregator_ids')
+    .values({ company_id: input.companyId, customer_id: created.id, aggregator: input.aggregator, external_id: input.member.externalId })
+    .onConflict((oc) => oc.columns(['company_id', 'aggregator', 'external_id']).doNothing())
+    .returning('customer_id')
+    .executeTakeFirst();
+  if (linked) return linked.customer_id;
+  await trx.deleteFrom('customers').where('id', '=', created.id).execute();
+  const winner = await trx
+    .selectFrom('customer_aggregator_ids')
+    .select('customer_id')
+    .where('company_id', '=', input.companyId)
+    .where('aggregator', '=', input.aggregator)
+    .where('external_id', '=', input.member.externalId)
+    .executeTakeFirstOrThrow();
+  return winner.customer_id;
+}
+
+/** Decides a request and holds its spot (or records the rejection), once per booking number. */
+export async function decideAggregatorRequest(db: Db, input: DecideInput): Promise<RequestView & { known: boolean }> {
+  const known = await readRequest(db, input.aggregator, input.bookingNumber);
+  if (known) return { ...known, known: true };
+
+  await db.transaction().execute(async (trx) => {
+    // The aggregator's session id leads to our session only through what we published to this very connection.
+    const published = await trx
+      .selectFrom('session_publications')
+      .innerJoin('sessions', 'sessions.id', 'session_publications.session_id')
+      .select('sessions.id')
+      .where('session_publications.connection_id', '=', input.connectionId)
+      .where('session_publications.external_id', '=', input.sessionExternalId)
+      .where('sessions.venue_id', '=', input.venueId)
+      .executeTakeFirst();
+    const customerId = await matchOrCreateCustomer(trx, { companyId: input.companyId, aggregator: input.aggregator, member: input.member });
+
+    let decision: BookingDecision = { outcome: 'reject', reason: 'CLASS_NOT_FOUND', message: 'the session does not exist' };
+    let sessionId: string | null = null;
+    if (published) {
+      // The lock that serializes every reservation of this session (see the comment at the top of this file).
+      const session = await trx
+        .selectFrom('sessions')
+        .innerJoin('activities', 'activities.id', 'sessions.activity_id')
+        .select([
+          'sessions.id',
+          'sessions.status',
+          'sessions.starts_at',
+          'sessions.capacity_override',
+          'sessions.aggregator_limit_override',
+          'activities.id as activity_id',
+          'activities.max_participants',
+          'activities.aggregator_limit',
+          'activities.allow_aggregator_bookings',
+          'activities.booking_opens_minutes_before',
+          'activities.booking_closes_minutes_before',
+          'activities.requires_manual_approval',
+        ])
+        .where('sessions.id', '=', published.id)
+        .forUpdate('sessions')
+        .executeTakeFirstOrThrow();
+      sessionId = session.id;
+      const [held, quota] = await Promise.all([
+        trx
+          .selectFrom('bookings')
+          .select([
+            sql<string>`count(*)`.as('total'),
+            sql<string>`count(*) filter (where source <> 'direct')`.as('aggregators'),
+            sql<string>`count(*) filter (where source = ${input.aggregator})`.as('mine'),
+            sql<string>`count(*) filter (where customer_id = ${customerId})`.as('customer'),
+          ])
+          .where('session_id', '=', session.id)
+          .where('status', 'in', [...SPOT_HOLDING_STATUSES])
+          .executeTakeFirstOrThrow(),
+        trx
+          .selectFrom('activity_aggregator_quotas')
+          .select('quota')
+          .where('activity_id', '=', session.activity_id)
+          .where('aggregator', '=', input.aggregator)
+          .executeTakeFirst(),
+      ]);
+      const offer = aggregatorOffer({
+        maxParticipants: session.max_participants,
+        capacityOverride: session.capacity_override,
+        aggregatorLimit: session.aggregator_limit,
+        aggregatorLimitOverride: session.aggregator_limit_override,
+        quota: quota?.quota,
+        booked: { total: Number(held.total), aggregators: Number(held.aggregators), thisAggregator: Number(held.mine) },
+      });
+      decision = decideBooking({
+        session: {
+          status: session.status,
+          startsAt: session.starts_at,
+          offered: session.allow_aggregator_bookings,
+          bookingOpensMinutesBefore: session.booking_opens_minutes_before,
+          bookingClosesMinutesBefore: session.booking_closes_minutes_before,
+          requiresManualApproval: session.requires_manual_approval,
+        },
+        alreadyBooked: Number(held.customer) > 0,
+        freeForAggregator: offer.free,
+        now: input.now,
+      });
+      if (decision.outcome === 'hold_for_approval' && input.synchronous) {
+        decision = {
+          outcome: 'reject',
+          reason: 'USAGE_RESTRICTION',
+          message: 'the activity needs the studio to approve each booking, which this aggregator cannot wait for',
+        };
+      }
+    }
+
+    let bookingId: string | null = null;
+    if (sessionId !== null) {
+      const status: BookingStatus = decision.outcome === 'reject' ? 'rejected' : 'requested';
+      const booking = await trx
+        .insertInto('bookings')
+        .values({
+          company_id: input.companyId,
+          session_id: sessionId,
+          customer_id: customerId,
+          source: input.aggregator,
+          aggregator_booking_number: input.bookingNumber,
+          status,
+          status_reason: decision.outcome === 'reject' ? decision.reason : null,
+          product: input.aggregator,
+          paid: true,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      bookingId = booking.id;
+      const actor = `aggregator:${input.aggregator}`;
+      await trx
+        .insertInto('booking_status_history')
+        .values([
+          { booking_id: booking.id, from_status: null, to_status: 'requested', reason: null, actor },
+          ...(decision.outcome === 'reject'
+            ? [{ booking_id: booking.id, from_status: 'requested' as const, to_status: 'rejected' as const, reason: decision.reason, actor: 'service' }]
+            : []),
+        ])
+        .execute();
+    }
+
+    await trx
+      .insertInto('booking_requests')
+      .values({
+        aggregator: input.aggregator,
+        booking_number: input.bookingNumber,
+        company_id: input.companyId,
+        venue_id: input.venueId,
+        connection_id: input.connectionId,
+        session_external_id: input.sessionExternalId,
+        activity_external_id: input.activityExternalId ?? null,
+        member_external_id: input.member.externalId,
+        session_id: sessionId,
+        customer_id: customerId,
+        booking_id: bookingId,
+        decision: decision.outcome === 'reject' ? 'reject' : decision.outcome === 'hold_for_approval' ? 'awaiting_approval' : 'reserve',
+        reason: decision.outcome === 'reject' ? decision.reason : null,
+        message: decision.outcome === 'reject' ? decision.message : null,
+        deadline_at: input.deadlineAt,
+        requested_at: input.requestedAt,
+      })
+      .execute();
+  });
+  const view = await readRequest(db, input.aggregator, input.bookingNumber);
+  if (!view) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} vanished after its decision`);
+  return { ...view, known: false };
+}
+
+/** A backend service's approval of a held request: awaiting_approval → reserve, or → reject (the spot is freed later). */
+export async function recordApproval(
+  db: Db,
+  input: { aggregator: string; bookingNumber: string; approve: boolean; reason?: RejectReason | undefined; message?: string | undefined },
+): Promise<RequestView> {
+  await db
+    .updateTable('booking_requests')
+    .set({
+      decision: input.approve ? 'reserve' : 'reject',
+      reason: input.approve ? null : (input.reason ?? 'USAGE_RESTRICTION'),
+      message: input.approve ? null : (input.message ?? 'the studio declined the booking'),
+      updated_at: new Date(),
+    })
+    .where('aggregator', '=', input.aggregator)
+    .where('booking_number', '=', input.bookingNumber)
+    .where('decision', '=', 'awaiting_approval')
+    .execute();
+  const view = await readRequest(db, input.aggregator, input.bookingNumber);
+  if (!view) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} not found`);
+  return view;
+}
+
+async function moveBooking(trx: Trx, bookingId: string, from: BookingStatus, to: BookingStatus, reason: string | null, actor: string) {
+  const moved = await trx
+    .updateTable('bookings')
+    .set({ status: to, status_reason: reason, updated_at: new Date() })
+    .where('id', '=', bookingId)
+    .where('status', '=', from)
+    .returning('id')
+    .executeTakeFirst();
+  if (moved) {
+    await trx.insertInto('booking_status_history').values({ booking_id: bookingId, from_status: from, to_status: to, reason, actor }).execute();
+  }
+  return moved !== undefined;
+}
+
+/**
+ * The request's final state once the aggregator has its answer (or can no longer get one): a held spot becomes
+ * reserved, or is freed as rejected; the request records what the aggregator was told. Safe to run twice.
+ */
+export async function finishAggregatorRequest(
+  db: Db,
+  input: {
+    aggregator: string;
+    bookingNumber: string;
+    decision: 'reserve' | 'reject';
+    reason?: RejectReason | undefined;
+    message?: string | undefined;
+    answer: RequestAnswer;
+    lastError?: string | undefined;
+    actor: string;
+  },
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const request = await trx
+      .selectFrom('booking_requests')
+      .selectAll()
+      .where('aggregator', '=', input.aggregator)
+      .where('booking_number', '=', input.bookingNumber)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!request) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} not found`);
+    const reason = input.decision === 'reject' ? (input.reason ?? (request.reason as RejectReason | null) ?? 'TECHNICAL_ERROR') : null;
+    if (request.booking_id !== null) {
+      if (input.decision === 'reserve') await moveBooking(trx, request.booking_id, 'requested', 'reserved', null, input.actor);
+      else await moveBooking(trx, request.booking_id, 'requested', 'rejected', reason, input.actor);
+    }
+    await trx
+      .updateTable('booking_requests')
+      .set({
+        decision: input.decision,
+        reason,
+        message: input.decision === 'reject' ? (input.message ?? request.message) : null,
+        answer: input.answer,
+        answered_at: input.answer === 'sent' || input.answer === 'in_webhook_response' ? new Date() : request.answered_at,
+        last_error: input.lastError ?? null,
+        updated_at: new Date(),
+      })
+      .where('aggregator', '=', input.aggregator)
+      .where('booking_number', '=', input.bookingNumber)
+      .execute();
+  });
+}
+
+export interface MemberEventOutcome {
+  outcome: 'applied' | 'waiting_for_request' | 'ignored';
+  detail: string;
+  sessionId: string | null;
+  activityId: string | null;
+  offered: boolean;
+}
+
+/**
+ * A member's cancellation (late or not) or check-in, reported by the aggregator. A booking we have not seen yet
+ * leaves the event waiting in the inbox for its request; a booking in a state the event does not fit is left as it
+ * is, and the reason is returned for the log.
+ */
+export async function applyMemberEvent(
+  db: Db,
+  input: { aggregator: Aggregator; bookingNumber: string; type: 'booking_cancelled' | 'checked_in'; late: boolean },
+): Promise<MemberEventOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const booking = await trx
+      .selectFrom('bookings')
+      .innerJoin('sessions', 'sessions.id', 'bookings.session_id')
+      .innerJoin('activities', 'activities.id', 'sessions.activity_id')
+      .select(['bookings.id', 'bookings.status', 'bookings.session_id', 'activities.id as activity_id', 'activities.allow_aggregator_bookings'])
+      .where('bookings.source', '=', input.aggregator)
+      .where('bookings.aggregator_booking_number', '=', input.bookingNumber)
+      .forUpdate('bookings')
+      .executeTakeFirst();
+    if (!booking) {
+      return { outcome: 'waiting_for_request', detail: 'no booking with this number yet', sessionId: null, activityId: null, offered: false };
+    }
+    const where = { sessionId: booking.session_id, activityId: booking.activity_id, offered: booking.allow_aggregator_bookings };
+    const actor = `aggregator:${input.aggregator}`;
+    if (input.type === 'checked_in') {
+      if (await moveBooking(trx, booking.id, 'reserved', 'attended', null, actor)) return { outcome: 'applied', detail: 'attended', ...where };
+      return { outcome: 'ignored', detail: `check-in of a booking that is ${booking.status}`, ...where };
+    }
+    const to: BookingStatus = input.late ? 'late_cancelled' : 'cancelled_by_customer';
+    if (await moveBooking(trx, booking.id, 'reserved', to, input.late ? 'late cancellation' : null, actor)) {
+      return { outcome: 'applied', detail: to, ...where };
+    }
+    if (booking.status === 'requested') {
+      // Cancelled at the aggregator while we still held it (awaiting approval): nothing to answer any more.
+      await moveBooking(trx, booking.id, 'requested', 'rejected', 'cancelled by the member before the answer', actor);
+      await trx
+        .updateTable('booking_requests')
+        .set({ decision: 'reject', reason: 'GENERAL_ERROR', message: 'cancelled by the member before the answer', answer: 'not_needed', updated_at: new Date() })
+        .where('aggregator', '=', input.aggregator)
+        .where('booking_number', '=', input.bookingNumber)
+        .execute();
+      return { outcome: 'applied', detail: 'cancelled before the answer', ...where };
+    }
+    return { outcome: 'ignored', detail: `cancellation of a booking that is ${booking.status}`, ...where };
+  });
+}
+
+// --- webhook inbox -------------------------------------------------------------------------------------------------
+
+/** The connection a webhook names by the aggregator's venue id. */
+export function findWebhookConnection(db: Db, aggregator: string, externalVenueId: string) {
+  return db
+    .selectFrom('connections')
+    .select(['id', 'company_id', 'venue_id', 'aggregator', 'status', 'credentials_sealed'])
+    .where('aggregator', '=', aggregator)
+    .where('external_venue_id', '=', externalVenueId)
+    .executeTakeFirst();
+}
+
+/** Records a verified event once; `duplicate` when its id was seen before (a redelivery or a concurrent copy). */
+export async function recordInboxEvent(
+  db: Db,
+  input: { aggregator: string; eventId: string; eventType: string; connectionId: string; bookingNumber: string; payload: unknown },
+): Promise<{ duplicate: boolean }> {
+  const inserted = await db
+    .insertInto('webhook_inbox')
+    .values({
+      aggregator: input.aggregator,
+      event_id: input.eventId,
+      event_type: input.eventType,
+      connection_id: input.connectionId,
+      booking_number: input.bookingNumber,
+      payload: JSON.stringify(input.payload),
+    })
+    .onConflict((oc) => oc.columns(['aggregator', 'event_id']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return { duplicate: inserted === undefined };
+}
+
+export async function markInboxDispatched(db: Db, aggregator: string, eventId: string): Promise<void> {
+  await db
+    .updateTable('webhook_inbox')
+    .set({ dispatched_at: new Date() })
+    .where('aggregator', '=', aggregator)
+    .where('event_id', '=', eventId)
+    .where('dispatched_at', 'is', null)
+    .execute();
+}
+
+export async function markInboxOutcomes(db: Db, aggregator: string, outcomes: { eventId: string; outcome: string }[]): Promise<void> {
+  for (const { eventId, outcome } of outcomes) {
+    await db
+      .updateTable('webhook_inbox')
+      .set({ outcome, processed_at: outcome === 'waiting_for_request' ? null : new Date() })
+      .where('aggregator', '=', aggregator)
+      .where('event_id', '=', eventId)
+      .execute();
+  }
+}
+
+/** Events of a booking that came before its request and wait for it (their payload is the normalized event). */
+export async function waitingEvents(db: Db, aggregator: string, bookingNumber: string): Promise<unknown[]> {
+  const rows = await db
+    .selectFrom('webhook_inbox')
+    .select('payload')
+    .where('aggregator', '=', aggregator)
+    .where('booking_number', '=', bookingNumber)
+    .where('outcome', '=', 'waiting_for_request')
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => row.payload);
+}
+
+/** Verified events not yet handed to their workflow (Temporal was unreachable), oldest first. */
+export function undispatchedEvents(db: Db, olderThan: Date, limit: number) {
+  return db
+    .selectFrom('webhook_inbox')
+    .select(['aggregator', 'event_id', 'connection_id', 'booking_number', 'payload'])
+    .where('dispatched_at', 'is', null)
+    .where('received_at', '<', olderThan)
+    .where('connection_id', 'is not', null)
+    .where('booking_number', 'is not', null)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}

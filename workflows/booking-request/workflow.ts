@@ -1,0 +1,302 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { RejectReason } from '../../domain/reasons.js';
+import { SA } from '../../temporal/search-attributes.js';
+import { activityChangedSignal } from '../activity-lifecycle/contract.js';
+import { workflowIds } from '../ids.js';
+import {
+  approvalUpdate,
+  bookingEventSignal,
+  bookingRequestStateQuery,
+  requestDecisionUpdate,
+  synchronousAnswerSignal,
+  type ApprovalInput,
+  type BookingEvent,
+  type BookingRequestActivities,
+  type BookingRequestInput,
+  type BookingRequestState,
+  type DecidedRequest,
+  type RequestAnswerBody,
+} from './contract.js';
+
+/** A held request that nobody approves is rejected this long before the aggregator's deadline, to tell it in time. */
+export const APPROVAL_MARGIN_MS = 2 * 60_000;
+/** A RESERVED answer the aggregator keeps refusing to take is turned into a rejection this long before the deadline. */
+export const CONFIRM_MARGIN_MS = 2 * 60_000;
+/** The last attempt to tell the aggregator anything ends this long before its deadline. */
+export const ANSWER_MARGIN_MS = 15_000;
+/** How long the workflow lingers after its last event, so copies of a webhook sent at once join this run. */
+const LINGER_MS = 10_000;
+/** How long a synchronous answer's webhook route has to report that the answer went out. */
+const SYNC_REPORT_MS = 5_000;
+
+const ledger = proxyLocalActivities<BookingRequestActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+/** Calls to the aggregator retry with backoff until the given moment (Temporal's schedule-to-close). */
+function aggregatorCalls(until: number) {
+  return proxyActivities<BookingRequestActivities>({
+    startToCloseTimeout: '10 seconds',
+    scheduleToCloseTimeout: Math.max(1_000, until - Date.now()),
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
+}
+
+function failureMessage(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? (error.cause ?? error) : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** The aggregator refused the answer for good (a 4xx): retrying would change nothing. */
+function refused(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable === true;
+}
+
+const answerOf = (decided: Pick<DecidedRequest, 'decision' | 'reason' | 'message'>): RequestAnswerBody =>
+  decided.decision === 'reject'
+    ? { status: 'REJECTED', reason: decided.reason ?? 'TECHNICAL_ERROR', message: decided.message ?? 'the booking was rejected' }
+    : { status: 'RESERVED' };
+
+/**
+ * One aggregator booking, from its request to its end: the decision under the session's lock, the answer before
+ * the aggregator's deadline (a manual approval or a failing aggregator included), and the member's later
+ * cancellation or check-in. Every event about the booking reaches this workflow (id `booking:<aggregator>:<number>`),
+ * so copies of one webhook have one effect; a run that finds the request decided by an earlier run answers the same.
+ */
+export async function bookingRequestWorkflow(input: BookingRequestInput): Promise<BookingRequestState> {
+  const state: BookingRequestState = {
+    phase: 'waiting',
+    answer: null,
+    deadlineAt: null,
+    sessionId: null,
+    bookingId: null,
+    events: [],
+    answerAttempts: 0,
+    lastAnswerError: null,
+  };
+  const queue: BookingEvent[] = [];
+  const seen = new Set<string>();
+  let approval: ApprovalInput | undefined;
+  let approvalAnswer: RequestAnswerBody | undefined;
+  /** The request holds a spot in the session (a `requested` booking) until it is reserved or rejected. */
+  let heldSpot = false;
+  let syncReport: { delivered: boolean } | undefined;
+  let lastEventAt = Date.now();
+
+  const enqueue = (event: BookingEvent) => {
+    lastEventAt = Date.now();
+    if (seen.has(event.eventId)) return;
+    seen.add(event.eventId);
+    queue.push(event);
+  };
+  setHandler(bookingEventSignal, enqueue);
+  setHandler(requestDecisionUpdate, async (event) => {
+    enqueue(event);
+    await condition(() => state.answer !== null);
+    return state.answer as RequestAnswerBody;
+  });
+  setHandler(synchronousAnswerSignal, (report) => {
+    syncReport = report;
+  });
+  setHandler(
+    approvalUpdate,
+    async (decision) => {
+      approval = decision;
+      await condition(() => approvalAnswer !== undefined);
+      return approvalAnswer as RequestAnswerBody;
+    },
+    {
+      validator: (_decision: ApprovalInput) => {
+        if (state.phase !== 'awaiting_approval') {
+          throw new Error(`the request is not waiting for approval (it is ${state.phase})`);
+        }
+      },
+    },
+  );
+  setHandler(bookingRequestStateQuery, () => state);
+
+  const notifyLifecycle = async (activityId: string | null, sessionId: string | null) => {
+    if (activityId === null || sessionId === null) return;
+    try {
+      await getExternalWorkflowHandle(workflowIds.activityLifecycle(activityId)).signal(activityChangedSignal, { kind: 'booking', id: sessionId });
+    } catch (error) {
+      // No lifecycle runs for an activity that is not offered: nothing to update at the aggregators.
+      log.info('activity lifecycle not signalled', { activityId, error: failureMessage(error) });
+    }
+  };
+
+  const setStatus = (status: string) => upsertSearchAttributes([{ key: SA.bookingStatus, value: status }]);
+
+  const finish = async (decided: DecidedRequest, answer: RequestAnswerBody, told: 'sent' | 'in_webhook_response' | 'refused' | 'unreachable', error?: string) => {
+    await ledger.finishRequest({
+      aggregator: input.aggregator,
+      bookingNumber: input.bookingNumber,
+      decision: answer.status === 'RESERVED' ? 'reserve' : 'reject',
+      reason: answer.status === 'REJECTED' ? answer.reason : undefined,
+      message: answer.status === 'REJECTED' ? answer.message : undefined,
+      answer: told,
+      lastError: error,
+      actor: told === 'unreachable' ? `aggregator:${input.aggregator}:auto-reject` : 'service',
+    });
+    state.answer = answer;
+    state.phase = 'answered';
+    setStatus(answer.status === 'RESERVED' ? 'reserved' : 'rejected');
+    // A reservation keeps the spot its request held; a rejection frees it, and the aggregators' counts follow.
+    if (answer.status === 'REJECTED' && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
+  };
+
+  /** Tells an asynchronous aggregator, retrying until `until`; returns the error that stopped it, if any. */
+  const tell = async (event: BookingEvent, answer: RequestAnswerBody, until: number): Promise<{ ok: true } | { ok: false; refused: boolean; error: string }> => {
+    try {
+      state.answerAttempts += 1;
+      await aggregatorCalls(until).answerAggregator({
+        aggregator: input.aggregator,
+        connectionId: input.connectionId,
+        bookingNumber: input.bookingNumber,
+        sessionExternalId: event.sessionExternalId,
+        activityExternalId: event.activityExternalId,
+        answer,
+      });
+      return { ok: true };
+    } catch (error) {
+      state.lastAnswerError = failureMessage(error);
+      return { ok: false, refused: refused(error), error: state.lastAnswerError };
+    }
+  };
+
+  const handleRequest = async (event: BookingEvent) => {
+    if (state.phase !== 'waiting') return;
+    state.phase = 'deciding';
+    const requestedAt = Math.max(Math.min(Date.now(), Date.parse(event.occurredAt) || Date.now()), Date.now() - input.bookingDeadlineMs);
+    const deadline = requestedAt + input.bookingDeadlineMs;
+    let decided = await ledger.decideRequest({ ...input, event, deadlineAt: new Date(deadline).toISOString() });
+    state.deadlineAt = decided.deadlineAt;
+    state.sessionId = decided.sessionId;
+    state.bookingId = decided.bookingId;
+    if (decided.sessionId !== null) upsertSearchAttributes([{ key: SA.sessionId, value: decided.sessionId }]);
+    const deadlineAt = Date.parse(decided.deadlineAt);
+
+    if (decided.known && decided.answer !== 'pending') {
+      // A redelivery after the decision: the same answer again, never a second booking.
+      const answer = answerOf(decided);
+      state.answer = answer;
+      state.phase = 'answered';
+      setStatus(answer.status === 'RESERVED' ? 'reserved' : 'rejected');
+      if (!input.answersSynchronously && (decided.answer === 'sent' || decided.answer === 'refused')) {
+        const resent = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
+        log.info('request redelivered after its answer: answered the same again', { answer: answer.status, resent: resent.ok });
+      }
+      return;
+    }
+    heldSpot = decided.bookingId !== null && decided.decision !== 'reject';
+    if (!decided.known && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
+
+    if (decided.decision === 'awaiting_approval') {
+      state.phase = 'awaiting_approval';
+      setStatus('awaiting_approval');
+      const memberCancelled = () => queue.some((e) => e.type === 'booking_cancelled');
+      const answered = await condition(() => approval !== undefined || memberCancelled(), Math.max(0, deadlineAt - APPROVAL_MARGIN_MS - Date.now()));
+      if (!answered) {
+        decided = await ledger.recordApproval({
+          aggregator: input.aggregator,
+          bookingNumber: input.bookingNumber,
+          approval: { approve: false, reason: 'GENERAL_ERROR', message: 'the studio did not approve the booking in time', actor: 'service' },
+        });
+        approvalAnswer = answerOf(decided);
+      } else if (approval !== undefined) {
+        decided = await ledger.recordApproval({ aggregator: input.aggregator, bookingNumber: input.bookingNumber, approval });
+        approvalAnswer = answerOf(decided);
+      } else {
+        // The member cancelled at the aggregator while the studio was deciding: the cancellation settles it.
+        state.phase = 'answered';
+        state.answer = { status: 'REJECTED', reason: 'GENERAL_ERROR', message: 'cancelled by the member before the answer' };
+        approvalAnswer = state.answer;
+        return;
+      }
+    }
+
+    let answer = answerOf(decided);
+    if (input.answersSynchronously) {
+      // The webhook route returns this answer in its response, then reports whether that went out in time.
+      state.answer = answer;
+      state.phase = 'answering';
+      await condition(() => syncReport !== undefined, SYNC_REPORT_MS);
+      if (syncReport?.delivered === false) {
+        await finish(decided, { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the answer did not reach the aggregator in time' }, 'unreachable');
+      } else {
+        await finish(decided, answer, 'in_webhook_response');
+      }
+      return;
+    }
+
+    state.phase = 'answering';
+    if (answer.status === 'RESERVED') {
+      const told = await tell(event, answer, deadlineAt - CONFIRM_MARGIN_MS);
+      if (told.ok) return finish(decided, answer, 'sent');
+      if (told.refused) {
+        // The aggregator will not take the booking (it no longer waits for an answer): free the spot.
+        return finish(decided, { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: `the aggregator refused the confirmation: ${told.error}` }, 'refused', told.error);
+      }
+      answer = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the aggregator could not be reached to confirm the booking in time' };
+      log.warn('confirmation not delivered before the margin: rejecting instead', { bookingNumber: input.bookingNumber, error: told.error });
+    }
+    const told = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
+    if (told.ok) return finish(decided, answer, 'sent');
+    // The aggregator cannot hear the rejection: its own auto-reject at the deadline applies, which is the same outcome.
+    return finish(decided, answer, told.refused ? 'refused' : 'unreachable', told.error);
+  };
+
+  const handleMemberEvent = async (event: BookingEvent) => {
+    const result = await ledger.applyMemberEvent({ aggregator: input.aggregator, bookingNumber: input.bookingNumber, event });
+    state.events.push({ eventId: event.eventId, type: event.type, outcome: `${result.outcome}: ${result.detail}` });
+    await ledger.markEvents({ aggregator: input.aggregator, outcomes: [{ eventId: event.eventId, outcome: result.outcome }] });
+    if (result.outcome === 'waiting_for_request') {
+      log.warn('event for a booking not requested yet: kept until its request arrives', { type: event.type, bookingNumber: input.bookingNumber });
+    } else if (result.outcome === 'ignored') {
+      log.warn('event does not fit the booking: ignored', { type: event.type, detail: result.detail });
+    } else {
+      if (result.sessionId !== null) state.sessionId = result.sessionId;
+      setStatus(event.type === 'checked_in' ? 'attended' : event.late ? 'late_cancelled' : 'cancelled_by_customer');
+    }
+    if (result.notifyLifecycle) await notifyLifecycle(result.activityId, result.sessionId);
+  };
+
+  for (;;) {
+    const more = await condition(() => queue.length > 0, Math.max(1, lastEventAt + LINGER_MS - Date.now()));
+    if (!more) {
+      if (Date.now() - lastEventAt >= LINGER_MS) break;
+      continue;
+    }
+    const event = queue.shift() as BookingEvent;
+    if (event.type === 'booking_requested') {
+      state.events.push({ eventId: event.eventId, type: event.type, outcome: 'request' });
+      await handleRequest(event);
+      await ledger.markEvents({ aggregator: input.aggregator, outcomes: [{ eventId: event.eventId, outcome: 'applied' }] });
+      // A cancellation or check-in that came before the request was kept for it: apply it now, in order.
+      if (state.bookingId !== null) {
+        for (const earlier of await ledger.earlierEvents(input)) {
+          if (!queue.some((e) => e.eventId === earlier.eventId)) queue.push(earlier);
+        }
+      }
+    } else {
+      await handleMemberEvent(event);
+    }
+  }
+  state.phase = 'done';
+  await condition(allHandlersFinished);
+  return state;
+}
+
+export type { RejectReason };

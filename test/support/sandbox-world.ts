@@ -28,13 +28,58 @@ export interface SandboxWorld {
   writes(aggregator: Aggregator): Promise<number>;
   fault(aggregator: Aggregator, rule: Record<string, unknown>): Promise<void>;
   clearFaults(aggregator: Aggregator): Promise<void>;
+  /** Points every sandbox's webhooks at the service (`<base>/webhooks/<aggregator>`). */
+  setWebhookBase(base: string): Promise<void>;
+  /** A member books a session the sandbox holds (its id as the aggregator knows it): the webhook is sent. */
+  requestBooking(aggregator: Aggregator, input: MemberBooking): Promise<{ bookingNumber: string; delivery: unknown }>;
+  /** A member cancels (late or not) or checks in: the webhook is sent. */
+  memberCancel(aggregator: Aggregator, bookingNumber: string, late?: boolean): Promise<void>;
+  checkIn(aggregator: Aggregator, bookingNumber: string): Promise<void>;
+  /** The booking as the aggregator holds it, in one vocabulary. */
+  booking(aggregator: Aggregator, bookingNumber: string): Promise<HeldBooking | undefined>;
   close(): Promise<void>;
 }
+
+export interface MemberBooking {
+  sessionId: string;
+  bookingNumber?: string | undefined;
+  member?: { id: string; name?: string; email?: string } | undefined;
+}
+
+export type HeldBookingStatus = 'pending' | 'reserved' | 'rejected' | 'cancelled_by_member' | 'late_cancelled' | 'cancelled_by_gym' | 'checked_in';
+
+export interface HeldBooking {
+  status: HeldBookingStatus;
+  /** The reject reason as the aggregator holds it (Wellhub: the category; partners: their reason code). */
+  reason: string | null;
+  /** Rejected by the aggregator itself because no answer came in time. */
+  autoRejected: boolean;
+}
+
+const WELLHUB_STATUS: Record<string, HeldBookingStatus> = {
+  PENDING: 'pending',
+  RESERVED: 'reserved',
+  REJECTED: 'rejected',
+  CANCELLED_BY_USER: 'cancelled_by_member',
+  LATE_CANCELLED: 'late_cancelled',
+  CANCELLED_BY_GYM: 'cancelled_by_gym',
+  CHECKED_IN: 'checked_in',
+};
+const PARTNER_STATUS: Record<string, HeldBookingStatus> = {
+  pending: 'pending',
+  confirmed: 'reserved',
+  rejected: 'rejected',
+  expired: 'rejected',
+  cancelled_by_member: 'cancelled_by_member',
+  cancelled_by_venue: 'cancelled_by_gym',
+  checked_in: 'checked_in',
+};
 
 const json = async <T>(url: string, init?: RequestInit): Promise<T> => {
   const res = await fetch(url, init);
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status}`);
-  return (await res.json()) as T;
+  const text = await res.text();
+  return (text === '' ? undefined : JSON.parse(text)) as T;
 };
 
 interface WellhubState {
@@ -90,6 +135,60 @@ export async function startSandboxWorld(): Promise<SandboxWorld> {
     async clearFaults(aggregator) {
       const res = await fetch(control(aggregator, '/faults'), { method: 'DELETE' });
       if (!res.ok) throw new Error(`DELETE faults: ${res.status}`);
+    },
+    async setWebhookBase(base) {
+      for (const aggregator of AGGREGATORS) {
+        await json(control(aggregator, '/webhook'), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ url: `${base}/webhooks/${aggregator}` }),
+        });
+      }
+    },
+    async requestBooking(aggregator, input) {
+      const post = (body: unknown) =>
+        json<Record<string, unknown>>(control(aggregator, '/bookings'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const venue = sandboxes[aggregator].connection.externalVenueId;
+      if (aggregator === 'wellhub') {
+        const sent = await post({
+          gym_id: venue,
+          slot_id: input.sessionId,
+          ...(input.bookingNumber ? { booking_number: input.bookingNumber } : {}),
+          ...(input.member ? { user: { unique_token: input.member.id, name: input.member.name, email: input.member.email } } : {}),
+        });
+        return { bookingNumber: (sent.booking as { booking_number: string }).booking_number, delivery: sent.delivery };
+      }
+      const sent = await post({
+        venue_id: venue,
+        session_reference: input.sessionId,
+        ...(input.bookingNumber ? { booking_id: input.bookingNumber } : {}),
+        ...(input.member ? { member: input.member } : {}),
+      });
+      return { bookingNumber: (sent.booking as { id: string }).id, delivery: sent.delivery };
+    },
+    async memberCancel(aggregator, bookingNumber, late = false) {
+      const path = aggregator === 'wellhub' ? `/bookings/${bookingNumber}/cancel` : `/bookings/${bookingNumber}/member-cancel`;
+      await json(control(aggregator, path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ late }) });
+    },
+    async checkIn(aggregator, bookingNumber) {
+      const path = aggregator === 'wellhub' ? `/bookings/${bookingNumber}/checkin` : `/bookings/${bookingNumber}/check-in`;
+      await json(control(aggregator, path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    },
+    async booking(aggregator, bookingNumber) {
+      if (aggregator === 'wellhub') {
+        const res = await fetch(control(aggregator, `/bookings/${bookingNumber}`));
+        if (res.status === 404) return undefined;
+        const b = (await res.json()) as { state: string; reason_category?: string; auto_rejected: boolean };
+        return { status: WELLHUB_STATUS[b.state] ?? 'pending', reason: b.reason_category ?? null, autoRejected: b.auto_rejected };
+      }
+      const state = await json<{ bookings: Array<{ id: string; status: string; reason_code?: string | null }> }>(control(aggregator, '/state'));
+      const b = state.bookings.find((x) => x.id === bookingNumber);
+      if (!b) return undefined;
+      return { status: PARTNER_STATUS[b.status] ?? 'pending', reason: b.reason_code ?? null, autoRejected: b.status === 'expired' };
     },
     async close() {
       await Promise.allSettled(Object.values(sandboxes).map((s) => s.close()));

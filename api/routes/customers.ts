@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
 import { findCustomer } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
@@ -156,12 +157,23 @@ export function customerRoutes(db: Db): AnyRoute[] {
       errors: [404],
       handler: async ({ params, auth }) => {
         const customer = await load(companyOf(auth), params.customerId);
-        const row = await db
-          .updateTable('customers')
-          .set((eb) => ({ name: null, email: null, erased_at: eb.fn.coalesce('erased_at', eb.val(new Date())), updated_at: new Date() }))
-          .where('id', '=', customer.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await db.transaction().execute(async (trx) => {
+          const erased = await trx
+            .updateTable('customers')
+            .set((eb) => ({ name: null, email: null, erased_at: eb.fn.coalesce('erased_at', eb.val(new Date())), updated_at: new Date() }))
+            .where('id', '=', customer.id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          // The aggregators' webhooks kept in the inbox carry the member's name and e-mail too: only the id stays.
+          await sql`
+            UPDATE webhook_inbox i
+            SET payload = jsonb_set(i.payload, '{member}', jsonb_build_object('externalId', i.payload->'member'->'externalId'))
+            FROM customer_aggregator_ids c, connections k
+            WHERE c.customer_id = ${customer.id} AND k.id = i.connection_id AND k.company_id = c.company_id
+              AND i.aggregator = c.aggregator AND i.payload->'member'->>'externalId' = c.external_id
+          `.execute(trx);
+          return erased;
+        });
         return present(row);
       },
     }),

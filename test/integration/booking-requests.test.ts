@@ -63,5 +63,18 @@ describe('booking requests', () => {
       }
       return true;
     }, 20_000, 'every aggregator to show the counts');
+
+    // A member's personal data erased on request: the profile, its booking and the counts stay; the inbox forgets too.
+    const wellhubCustomer = await db.selectFrom('customer_aggregator_ids').select('customer_id').where('external_id', '=', 'm-wellhub').executeTakeFirstOrThrow();
+    const inboxText = async () =>
+      JSON.stringify(await db.selectFrom('webhook_inbox').select('payload').where('aggregator', '=', 'wellhub').execute());
+    expect(await inboxText()).toContain('kim@example.com');
+    const erased = await request(app).post(`/v1/customers/${wellhubCustomer.customer_id}/erase`).set(bearer(w.key));
+    expect(erased.status).toBe(200);
+    expect(erased.body).toMatchObject({ name: null, email: null });
+    expect(await inboxText()).not.toContain('kim@example.com');
+    expect(await inboxText()).toContain('m-wellhub');
+    const after = await request(app).get(`/v1/sessions/${sessionId}/bookings`).set(bearer(w.key));
+    expect(after.body.items).toHaveLength(5);
   });
 });

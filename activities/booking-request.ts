@@ -14,7 +14,7 @@ import type { BookingEvent, BookingRequestActivities, DecidedRequest } from '../
 import type { SyncDeps } from './activity-lifecycle-sync.js';
 import { connectionContext } from './connection-context.js';
 
-function present(view: RequestView, known: boolean): DecidedRequest {
+function present(view: RequestView, known: boolean, waiting: BookingEvent[] = []): DecidedRequest {
   return {
     known,
     decision: view.decision,
@@ -26,6 +26,7 @@ function present(view: RequestView, known: boolean): DecidedRequest {
     activityId: view.activityId,
     bookingId: view.bookingId,
     notifyLifecycle: view.offered && view.activityId !== null,
+    waiting,
   };
 }
 
@@ -48,7 +49,8 @@ export function createBookingRequestActivities(deps: SyncDeps): BookingRequestAc
         synchronous: input.answersSynchronously,
         now: now(),
       });
-      return present(view, view.known);
+      const waiting = (await waitingEvents(deps.db, input.aggregator, input.bookingNumber)) as BookingEvent[];
+      return present(view, view.known, waiting);
     },
 
     async recordApproval({ aggregator, bookingNumber, approval }) {
@@ -96,10 +98,6 @@ export function createBookingRequestActivities(deps: SyncDeps): BookingRequestAc
         activityId: result.activityId,
         notifyLifecycle: result.offered && result.outcome === 'applied' && result.activityId !== null,
       };
-    },
-
-    async earlierEvents({ aggregator, bookingNumber }) {
-      return (await waitingEvents(deps.db, aggregator, bookingNumber)) as BookingEvent[];
     },
 
     async markEvents({ aggregator, outcomes }) {

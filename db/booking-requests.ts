@@ -324,6 +324,7 @@ export async function finishAggregatorRequest(
     answer: RequestAnswer;
     lastError?: string | undefined;
     actor: string;
+    eventIds?: string[] | undefined;
   },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
@@ -354,6 +355,14 @@ export async function finishAggregatorRequest(
       .where('aggregator', '=', input.aggregator)
       .where('booking_number', '=', input.bookingNumber)
       .execute();
+    if (input.eventIds !== undefined && input.eventIds.length > 0) {
+      await trx
+        .updateTable('webhook_inbox')
+        .set({ outcome: 'applied', processed_at: new Date() })
+        .where('aggregator', '=', input.aggregator)
+        .where('event_id', 'in', input.eventIds)
+        .execute();
+    }
   });
 }
 

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import type { Db } from '../../db/index.js';
-import { AGGREGATORS } from '../../domain/model.js';
+import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import { bearer } from '../support/api-fixtures.js';
 import { eventually, useApiHarness } from '../support/harness.js';
 import { startBookingWorld, type BookingWorld } from '../support/booking-world.js';
@@ -24,7 +24,7 @@ async function world() {
   return w;
 }
 
-const ledgerBooking = (aggregator: string, bookingNumber: string) =>
+const ledgerBooking = (aggregator: Aggregator, bookingNumber: string) =>
   db.selectFrom('bookings').selectAll().where('source', '=', aggregator).where('aggregator_booking_number', '=', bookingNumber).executeTakeFirst();
 
 describe('booking requests', () => {

@@ -89,6 +89,8 @@ export interface DecidedRequest {
   bookingId: string | null;
   /** The activity is offered to aggregators: its lifecycle workflow runs and wants to hear of count changes. */
   notifyLifecycle: boolean;
+  /** Cancellations and check-ins of this booking that arrived before its request and wait in the inbox. */
+  waiting: BookingEvent[];
 }
 
 export interface FinishInput {
@@ -101,6 +103,8 @@ export interface FinishInput {
   answer: 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed';
   lastError?: string | undefined;
   actor: string;
+  /** Inbox events this settles, marked applied in the same transaction. */
+  eventIds?: string[] | undefined;
 }
 
 export interface MemberEventResult {
@@ -129,8 +133,6 @@ export interface BookingRequestActivities {
   finishRequest(input: FinishInput): Promise<void>;
   /** A member's cancellation or check-in from the aggregator. */
   applyMemberEvent(input: { aggregator: Aggregator; bookingNumber: string; event: BookingEvent }): Promise<MemberEventResult>;
-  /** Cancellations and check-ins of this booking that arrived before its request and are still unapplied. */
-  earlierEvents(input: { aggregator: Aggregator; bookingNumber: string }): Promise<BookingEvent[]>;
   /** Marks inbox events as handled with their outcome. */
   markEvents(input: { aggregator: Aggregator; outcomes: { eventId: string; outcome: string }[] }): Promise<void>;
 }

@@ -139,7 +139,17 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
 
   const setStatus = (status: string) => upsertSearchAttributes([{ key: SA.bookingStatus, value: status }]);
 
-  const finish = async (decided: DecidedRequest, answer: RequestAnswerBody, told: 'sent' | 'in_webhook_response' | 'refused' | 'unreachable', error?: string) => {
+  /** The request's event, and events that came before it and wait to be applied after it. */
+  let requestEventId: string | undefined;
+  const earlier: BookingEvent[] = [];
+
+  const finish = async (
+    decided: DecidedRequest,
+    answer: RequestAnswerBody,
+    told: 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed',
+    error?: string,
+    settles: string[] = [],
+  ): Promise<true> => {
     await ledger.finishRequest({
       aggregator: input.aggregator,
       bookingNumber: input.bookingNumber,
@@ -149,12 +159,14 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       answer: told,
       lastError: error,
       actor: told === 'unreachable' ? `aggregator:${input.aggregator}:auto-reject` : 'service',
+      eventIds: [...(requestEventId !== undefined ? [requestEventId] : []), ...settles],
     });
     state.answer = answer;
     state.phase = 'answered';
     setStatus(answer.status === 'RESERVED' ? 'reserved' : 'rejected');
     // A reservation keeps the spot its request held; a rejection frees it, and the aggregators' counts follow.
     if (answer.status === 'REJECTED' && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
+    return true;
   };
 
   /** Tells an asynchronous aggregator, retrying until `until`; returns the error that stopped it, if any. */
@@ -176,9 +188,11 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     }
   };
 
-  const handleRequest = async (event: BookingEvent) => {
-    if (state.phase !== 'waiting') return;
+  /** Decides and answers the request; true when its inbox event was settled with the final state. */
+  const handleRequest = async (event: BookingEvent): Promise<boolean> => {
+    if (state.phase !== 'waiting') return false;
     state.phase = 'deciding';
+    requestEventId = event.eventId;
     const requestedAt = Math.max(Math.min(Date.now(), Date.parse(event.occurredAt) || Date.now()), Date.now() - input.bookingDeadlineMs);
     const deadline = requestedAt + input.bookingDeadlineMs;
     let decided = await ledger.decideRequest({ ...input, event, deadlineAt: new Date(deadline).toISOString() });
@@ -198,9 +212,18 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
         const resent = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
         log.info('request redelivered after its answer: answered the same again', { answer: answer.status, resent: resent.ok });
       }
-      return;
+      return false;
     }
     heldSpot = decided.bookingId !== null && decided.decision !== 'reject';
+    const cancelledFirst = decided.waiting.find((e) => e.type === 'booking_cancelled');
+    if (cancelledFirst !== undefined && decided.bookingId !== null) {
+      // The member cancelled at the aggregator before its request reached us: there is nothing to answer any more.
+      log.warn('request arrived after its cancellation: settled as cancelled, nothing told', { bookingNumber: input.bookingNumber });
+      const settled = { status: 'REJECTED', reason: 'GENERAL_ERROR', message: 'cancelled by the member before the answer' } as const;
+      approvalAnswer = settled;
+      return finish(decided, settled, 'not_needed', undefined, [cancelledFirst.eventId]);
+    }
+    earlier.push(...decided.waiting);
     if (!decided.known && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
 
     if (decided.decision === 'awaiting_approval') {
@@ -223,7 +246,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
         state.phase = 'answered';
         state.answer = { status: 'REJECTED', reason: 'GENERAL_ERROR', message: 'cancelled by the member before the answer' };
         approvalAnswer = state.answer;
-        return;
+        return false;
       }
     }
 
@@ -238,7 +261,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       } else {
         await finish(decided, answer, 'in_webhook_response');
       }
-      return;
+      return true;
     }
 
     state.phase = 'answering';
@@ -282,14 +305,10 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     const event = queue.shift() as BookingEvent;
     if (event.type === 'booking_requested') {
       state.events.push({ eventId: event.eventId, type: event.type, outcome: 'request' });
-      await handleRequest(event);
-      await ledger.markEvents({ aggregator: input.aggregator, outcomes: [{ eventId: event.eventId, outcome: 'applied' }] });
-      // A cancellation or check-in that came before the request was kept for it: apply it now, in order.
-      if (state.bookingId !== null) {
-        for (const earlier of await ledger.earlierEvents(input)) {
-          if (!queue.some((e) => e.eventId === earlier.eventId)) queue.push(earlier);
-        }
-      }
+      const settled = await handleRequest(event);
+      if (!settled) await ledger.markEvents({ aggregator: input.aggregator, outcomes: [{ eventId: event.eventId, outcome: 'applied' }] });
+      // A check-in that came before the request was kept for it: apply it now, in order.
+      for (const e of earlier.splice(0)) if (!queue.some((q) => q.eventId === e.eventId)) queue.push(e);
     } else {
       await handleMemberEvent(event);
     }

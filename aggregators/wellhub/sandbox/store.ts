@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { formatZonedUtc, type WellhubLocale, type WellhubSlotBody } from '../schemas.js';
 
 export interface SandboxProductSeed {
@@ -115,7 +116,8 @@ export class SandboxStore {
   readonly bookings = new Map<string, SandboxBooking>();
   private nextClassId = 1;
   private nextSlotId = 1;
-  private nextBookingNumber = 1;
+  /** Each sandbox starts its numbers at a random point, so several sandboxes feeding one ledger never collide. */
+  private nextBookingNumber = randomInt(1, 90_000_000);
 
   constructor(
     private readonly gymSeeds: readonly SandboxGymSeed[],
@@ -132,7 +134,7 @@ export class SandboxStore {
     this.bookings.clear();
     this.nextClassId = 1;
     this.nextSlotId = 1;
-    this.nextBookingNumber = 1;
+    this.nextBookingNumber = randomInt(1, 90_000_000);
   }
 
   gym(id: string): GymRecord | undefined {

@@ -84,6 +84,21 @@ export function createBookingRequestActivities(deps: SyncDeps): BookingRequestAc
       }
     },
 
+    async readHeldStatus(input) {
+      const adapter = deps.adapters[input.aggregator];
+      if (!adapter.readBookingStatus) return undefined;
+      const connection = await readConnection(deps.db, input.connectionId);
+      if (!connection) return undefined;
+      try {
+        return await adapter.readBookingStatus(connectionContext(deps, connection), {
+          bookingNumber: input.bookingNumber,
+          sessionExternalId: input.sessionExternalId,
+        });
+      } catch (error) {
+        throw toTemporalFailure(error);
+      }
+    },
+
     async finishRequest(input) {
       await finishAggregatorRequest(deps.db, input);
     },

@@ -163,7 +163,14 @@ export interface AggregatorAdapter {
 
   /** For an aggregator that reads the booking decision from the webhook response (Onefit): that response's body. */
   bookingAnswer?(decision: SynchronousDecision): unknown;
+  /**
+   * Where the aggregator holds one booking now; a synchronous aggregator's booking is read back after the answer,
+   * since only the aggregator knows whether the response reached it in time.
+   */
+  readBookingStatus?(ctx: ConnectionContext, booking: BookingRef): Promise<HeldBookingStatus>;
 }
+
+export type HeldBookingStatus = 'pending' | 'reserved' | 'rejected' | 'cancelled' | 'attended';
 
 export type SynchronousDecision =
   | { status: 'confirmed' }

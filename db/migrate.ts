@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_sync_state.js';
 import * as m0003 from './migrations/0003_customer_erasure.js';
 import * as m0004 from './migrations/0004_booking_requests.js';
+import * as m0005 from './migrations/0005_session_cancellations.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they work the same from TypeScript sources,
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0002_sync_state': m0002,
   '0003_customer_erasure': m0003,
   '0004_booking_requests': m0004,
+  '0005_session_cancellations': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

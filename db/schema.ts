@@ -96,6 +96,8 @@ export interface SessionsTable {
   capacity_override: number | null;
   aggregator_limit_override: number | null;
   cancelled_at: Date | null;
+  /** Why the studio cancelled it. */
+  cancellation_reason: string | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -130,6 +132,8 @@ export interface BookingsTable {
   status_reason: string | null;
   product: string | null;
   paid: Generated<boolean>;
+  /** When the aggregator was told that the gym cancelled this booking (its session was cancelled). */
+  aggregator_cancelled_at: Date | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -235,6 +239,32 @@ export interface ActivityLifecyclesTable {
   last_sync_reason: SyncReason | null;
 }
 
+/** A studio's cancellation of one session, fanned out to every connection the session was pushed to. */
+export interface SessionCancellationsTable {
+  session_id: string;
+  company_id: string;
+  venue_id: string;
+  activity_id: string;
+  reason: string;
+  requested_by: string;
+  bookings_cancelled: Generated<number>;
+  requested_at: CreatedAt;
+  completed_at: Date | null;
+}
+
+export type CancellationBranchStatus = 'pending' | 'retrying' | 'done' | 'failed';
+
+export interface SessionCancellationBranchesTable {
+  session_id: string;
+  connection_id: string;
+  aggregator: string;
+  status: Generated<CancellationBranchStatus>;
+  attempts: Generated<number>;
+  last_error: string | null;
+  last_error_at: Date | null;
+  done_at: Date | null;
+}
+
 export type SyncReason = 'start' | 'change' | 'periodic';
 
 export interface Database {
@@ -251,6 +281,8 @@ export interface Database {
   booking_status_history: BookingStatusHistoryTable;
   webhook_inbox: WebhookInboxTable;
   booking_requests: BookingRequestsTable;
+  session_cancellations: SessionCancellationsTable;
+  session_cancellation_branches: SessionCancellationBranchesTable;
   activity_publications: ActivityPublicationsTable;
   session_publications: SessionPublicationsTable;
   activity_lifecycles: ActivityLifecyclesTable;

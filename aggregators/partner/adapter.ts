@@ -5,6 +5,7 @@ import type {
   AggregatorAdapter,
   BookingRef,
   ConnectionContext,
+  HeldBookingStatus,
   HeldSession,
   SessionCounts,
   SessionListing,
@@ -33,6 +34,7 @@ import {
   sessionResourceSchema,
   type ActivityBody,
   type BookingAnswer,
+  type BookingResource,
   type SessionBody,
 } from './schemas.js';
 import { verifyPartnerSignature } from './signature.js';
@@ -54,6 +56,17 @@ export interface PartnerAdapter extends AggregatorAdapter {
   /** The webhook response body carrying a booking decision (aggregators that answer synchronously). */
   bookingAnswer(decision: BookingDecision): BookingAnswer;
 }
+
+/** The partner contract's booking statuses in our words. */
+const HELD_STATUS: Readonly<Record<BookingResource['status'], HeldBookingStatus>> = {
+  pending: 'pending',
+  confirmed: 'reserved',
+  rejected: 'rejected',
+  expired: 'rejected',
+  cancelled_by_member: 'cancelled',
+  cancelled_by_venue: 'cancelled',
+  checked_in: 'attended',
+};
 
 /** The contract's error code of a failed call (e.g. "booking_not_pending"), to tell a final 409 from a passing one. */
 export function partnerErrorCode(error: unknown): string | undefined {
@@ -326,6 +339,15 @@ export function createPartnerAdapter(profile: PartnerProfile, options: PartnerAd
       });
     },
 
+    async readBookingStatus(ctx, booking) {
+      const resource = await call(ctx, {
+        operation: 'readBooking',
+        method: 'GET',
+        path: ['venues', venue(ctx), 'bookings', { name: 'booking_id', value: booking.bookingNumber }],
+        response: bookingResourceSchema,
+      });
+      return HELD_STATUS[resource.status];
+    },
     async confirmBooking(ctx, booking) {
       await bookingCall(ctx, 'confirmBooking', booking, 'confirm', confirmBookingBodySchema, { venue_id: ctx.externalVenueId });
     },

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { WebhookParseError, type AggregatorAdapter, type AggregatorEvent } from '../../aggregators/types.js';
-import { findWebhookConnection, markInboxDispatched, markInboxOutcomes, recordInboxEvent } from '../../db/booking-requests.js';
+import { findWebhookConnection, markInboxDispatched, markInboxOutcomes, readBookingRequest, recordInboxEvent } from '../../db/booking-requests.js';
 import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import type { Logger } from '../../lib/logger.js';
@@ -13,6 +13,8 @@ import { ApiError } from '../errors.js';
 const WEBHOOK_BODY_LIMIT = '64kb';
 /** Onefit waits about 1 s for the answer in the response; the decision must be back well before. */
 export const SYNCHRONOUS_ANSWER_BUDGET_MS = 800;
+/** Below this much of the budget left, no decision is attempted: the answer is a rejection at once. */
+const MIN_DECISION_MS = 100;
 
 export interface WebhookDeps {
   db: Db;
@@ -114,20 +116,27 @@ export function webhookRouter(deps: WebhookDeps): Router {
 
     if (input.answersSynchronously && event.type === 'booking_requested') {
       let answer: RequestAnswerBody | undefined;
-      try {
-        answer = await deps.bookings.decide(input, bookingEvent, Math.max(50, SYNCHRONOUS_ANSWER_BUDGET_MS - (Date.now() - arrived)));
-        await markInboxDispatched(deps.db, name, event.eventId);
-      } catch (error) {
-        log.error({ ...eventLog, err: error }, 'synchronous booking decision failed');
+      const budget = SYNCHRONOUS_ANSWER_BUDGET_MS - (Date.now() - arrived);
+      // With too little of the budget left for a decision, the answer is a rejection now rather than one too late.
+      if (budget >= MIN_DECISION_MS) {
+        try {
+          answer = await deps.bookings.decide(input, bookingEvent, budget);
+          await markInboxDispatched(deps.db, name, event.eventId);
+        } catch (error) {
+          log.error({ ...eventLog, err: error }, 'synchronous booking decision failed');
+        }
       }
-      const delivered = answer !== undefined;
       const body = answer ?? { status: 'REJECTED' as const, reason: 'TECHNICAL_ERROR' as const, message: 'no decision in time' };
-      if (!delivered) {
+      if (answer === undefined) {
         // Answered without a decision: the workflow (if it started) must free what it may have held.
         await markInboxOutcomes(deps.db, name, [{ eventId: event.eventId, outcome: 'answered_rejected_without_decision' }]);
         await markInboxDispatched(deps.db, name, event.eventId);
       }
-      res.on('finish', () => {
+      // Whether the decision reached the aggregator in time: written out completely before it hung up and within its
+      // wait. An answer that did not becomes the aggregator's own rejection, and the workflow frees the spot.
+      res.on('close', () => {
+        const delivered = answer !== undefined && res.writableFinished && Date.now() - arrived <= adapter.capabilities.bookingDeadlineMs;
+        if (answer === undefined && budget < MIN_DECISION_MS) return;
         deps.bookings.reportSynchronousAnswer(input, delivered).catch((error: unknown) => {
           log.warn({ ...eventLog, err: error }, 'could not report the synchronous answer to the workflow');
         });
@@ -147,7 +156,15 @@ export function webhookRouter(deps: WebhookDeps): Router {
       return;
     }
     log.info(eventLog, 'webhook received');
-    res.status(200).json({ received: true, duplicate });
+    // A copy of a request already decided hears the decision again, with the same status and reason.
+    const known = duplicate && event.type === 'booking_requested' ? await readBookingRequest(deps.db, name, event.bookingNumber) : undefined;
+    const decision =
+      known === undefined || known.decision === 'awaiting_approval' || (known.answer === 'pending' && known.decision === 'reserve')
+        ? undefined
+        : known.decision === 'reserve'
+          ? { status: 'RESERVED' as const }
+          : { status: 'REJECTED' as const, reason: known.reason, message: known.message };
+    res.status(200).json({ received: true, duplicate, ...(decision ? { decision } : {}) });
   });
   return router;
 }

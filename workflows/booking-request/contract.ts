@@ -129,6 +129,13 @@ export interface BookingRequestActivities {
     activityExternalId?: string | undefined;
     answer: RequestAnswerBody;
   }): Promise<void>;
+  /** Where a synchronous aggregator holds the booking after our answer (undefined: it cannot be read back). */
+  readHeldStatus(input: {
+    aggregator: Aggregator;
+    connectionId: string;
+    bookingNumber: string;
+    sessionExternalId: string;
+  }): Promise<'pending' | 'reserved' | 'rejected' | 'cancelled' | 'attended' | undefined>;
   /** Writes the final state: booking reserved or rejected (spot freed), and what the aggregator was told. */
   finishRequest(input: FinishInput): Promise<void>;
   /** A member's cancellation or check-in from the aggregator. */

@@ -8,6 +8,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { RejectReason } from '../../domain/reasons.js';
@@ -39,6 +40,10 @@ export const ANSWER_MARGIN_MS = 15_000;
 const LINGER_MS = 10_000;
 /** How long a synchronous answer's webhook route has to report that the answer went out. */
 const SYNC_REPORT_MS = 5_000;
+/** Reading back a synchronous aggregator's booking: how long the reads may retry, how often a pending one is read. */
+const READ_BACK_WINDOW_MS = 60_000;
+const READ_BACK_TRIES = 5;
+const READ_BACK_PAUSE_MS = 500;
 
 const ledger = proxyLocalActivities<BookingRequestActivities>({
   startToCloseTimeout: '10 seconds',
@@ -203,15 +208,13 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     const deadlineAt = Date.parse(decided.deadlineAt);
 
     if (decided.known && decided.answer !== 'pending') {
-      // A redelivery after the decision: the same answer again, never a second booking.
+      // A redelivery after the decision: the aggregator has its answer (the webhook response repeats it, and a
+      // synchronous aggregator gets it again in the update's result); it is never told twice, nor booked twice.
       const answer = answerOf(decided);
       state.answer = answer;
       state.phase = 'answered';
       setStatus(answer.status === 'RESERVED' ? 'reserved' : 'rejected');
-      if (!input.answersSynchronously && (decided.answer === 'sent' || decided.answer === 'refused')) {
-        const resent = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
-        log.info('request redelivered after its answer: answered the same again', { answer: answer.status, resent: resent.ok });
-      }
+      log.info('request redelivered after its answer: nothing to do again', { answer: answer.status });
       return false;
     }
     heldSpot = decided.bookingId !== null && decided.decision !== 'reject';
@@ -256,12 +259,30 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       state.answer = answer;
       state.phase = 'answering';
       await condition(() => syncReport !== undefined, SYNC_REPORT_MS);
-      if (syncReport?.delivered === false) {
-        await finish(decided, { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the answer did not reach the aggregator in time' }, 'unreachable');
-      } else {
-        await finish(decided, answer, 'in_webhook_response');
+      const missed = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the answer did not reach the aggregator in time' } as const;
+      if (syncReport?.delivered === false) return finish(decided, missed, 'unreachable');
+      if (answer.status === 'RESERVED') {
+        // Only the aggregator knows whether our response reached it within its wait: the ledger follows what it holds.
+        // Unreadable (no such call, or it keeps failing until the margin): the reservation stands, which can leave a
+        // spot unused but never gives one away twice.
+        let held: Awaited<ReturnType<BookingRequestActivities['readHeldStatus']>>;
+        try {
+          // The aggregator settles the booking as it reads our response: a moment later it is no longer pending.
+          for (let read = 0; read < READ_BACK_TRIES && (read === 0 || held === 'pending'); read += 1) {
+            if (read > 0) await sleep(READ_BACK_PAUSE_MS);
+            held = await aggregatorCalls(Date.now() + READ_BACK_WINDOW_MS).readHeldStatus({
+              aggregator: input.aggregator,
+              connectionId: input.connectionId,
+              bookingNumber: input.bookingNumber,
+              sessionExternalId: event.sessionExternalId,
+            });
+          }
+        } catch (error) {
+          log.warn('could not read back the synchronous answer', { error: failureMessage(error) });
+        }
+        if (held === 'rejected') return finish(decided, missed, 'unreachable');
       }
-      return true;
+      return finish(decided, answer, 'in_webhook_response');
     }
 
     state.phase = 'answering';

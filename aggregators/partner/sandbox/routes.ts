@@ -101,6 +101,11 @@ export function createPartnerRouter({ store, idempotency, clock, apiToken }: Rou
 
   const bookingId = (req: Request, res: Response) => readIds(req, res, { bookingId: 'booking_id' })?.bookingId;
 
+  router.get('/venues/:venueId/bookings/:bookingId', (req, res) => {
+    const ids = readIds(req, res, { venueId: 'venue_id', bookingId: 'booking_id' });
+    if (ids) sendOutcome(res, store.read(ids.venueId, ids.bookingId));
+  });
+
   router.post('/bookings/:bookingId/confirm', (req, res) => {
     const id = bookingId(req, res);
     const body = id && readBody(req, res, confirmBookingBodySchema);

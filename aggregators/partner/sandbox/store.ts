@@ -211,6 +211,11 @@ export class PartnerStore {
     return ok(booking);
   }
 
+  /** A venue's booking as it stands (GET). */
+  read(venueId: string, id: string): Outcome<BookingResource> {
+    return this.venueBooking(venueId, id);
+  }
+
   confirm(venueId: string, id: string): Outcome<BookingResource> {
     const found = this.venueBooking(venueId, id);
     if (!found.ok) return found;

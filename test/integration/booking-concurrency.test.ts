@@ -177,10 +177,11 @@ async function undecidedOnefit(sent: readonly Sent[]): Promise<Set<string>> {
     .where('aggregator', '=', 'onefit')
     .where('booking_number', 'in', numbers)
     .where('outcome', '=', 'answered_rejected_without_decision')
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('booking_requests')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('booking_requests')
             .select('booking_requests.booking_number')
             .whereRef('booking_requests.booking_number', '=', 'webhook_inbox.booking_number')
             .where('booking_requests.aggregator', '=', 'onefit'),

@@ -541,7 +541,7 @@ describe('Wellhub and Onefit bookings after the request', () => {
       expect(row?.answer).toBe('not_needed');
       expect(booking.status).toBe('rejected');
       expect(rows.map((r) => r.outcome)).toEqual(['applied', 'applied']);
-      const answers = await fetch(`${w().world.sandboxes.wellhub.url}/__sandbox/calls`).then((r) => r.json() as Promise<unknown>);
+      const answers = await fetch(`${w().world.sandboxes.wellhub.url}/__sandbox/calls`).then((r) => r.json());
       expect(JSON.stringify(answers)).not.toContain(bookingNumber);
       expect((await w().world.booking('wellhub', bookingNumber))?.status).toBe('cancelled_by_member');
       await showsEventually('wellhub', sessionId, [0, 5]);

@@ -37,6 +37,11 @@ export interface SyncDeps {
   now?: () => Date;
 }
 
+async function sessionCancelled(db: Db, sessionId: string): Promise<boolean> {
+  const row = await db.selectFrom('sessions').select('status').where('id', '=', sessionId).executeTakeFirst();
+  return row?.status === 'cancelled';
+}
+
 /** A refusal for good: the aggregator answered a 4xx, or the request could not be built from our data. */
 function refusedForGood(error: unknown): error is Error {
   if (error instanceof AggregatorHttpError) return !error.retryable;
@@ -188,6 +193,10 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
       let externalActivity = activityExternalId;
       for (const op of ops) {
         Context.current().heartbeat({ op: op.kind });
+        // A session the studio cancelled since the plan was made belongs to the cancellation fan-out now.
+        if ((op.kind === 'create_session' || op.kind === 'update_session' || op.kind === 'patch_counts') && (await sessionCancelled(db, op.sessionId))) {
+          continue;
+        }
         try {
           externalActivity = await apply(op, externalActivity);
           report.writes += 1;

@@ -1,6 +1,7 @@
 import { createActivityLifecycleActivities } from './activity-lifecycle.js';
 import { createSyncActivities, type SyncDeps } from './activity-lifecycle-sync.js';
 import { createBookingRequestActivities } from './booking-request.js';
+import { createSessionCancellationActivities } from './session-cancellation.js';
 
 /** What the activities need: the Kysely instance, the secrets key, where each connection's calls go, the adapters. */
 export type ActivityDeps = SyncDeps;
@@ -11,5 +12,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createActivityLifecycleActivities(deps.db),
     ...createSyncActivities(deps),
     ...createBookingRequestActivities(deps),
+    ...createSessionCancellationActivities(deps),
   };
 }

@@ -9,9 +9,11 @@ import type { SecretBox } from '../lib/secrets.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
 import type { BookingRequestControl } from './clients/booking-request.js';
+import type { CancellationControl } from './clients/session-cancellation.js';
 import { mountRoutes, openApiDocument, type AnyRoute } from './route.js';
 import { activityRoutes } from './routes/activities.js';
 import { bookingRequestRoutes } from './routes/booking-requests.js';
+import { cancellationRoutes } from './routes/cancellations.js';
 import { bookingRoutes } from './routes/bookings.js';
 import { companyRoutes } from './routes/companies.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -28,6 +30,8 @@ export interface AppDeps {
   lifecycle: LifecycleControl;
   /** Booking request workflows: the webhooks hand events to them, the approval API answers held requests. */
   bookings: BookingRequestControl;
+  /** Session cancellation fan-outs. */
+  cancellations: CancellationControl;
   adapters: Readonly<Record<Aggregator, AggregatorAdapter>>;
   /** Which API base URL each connection's calls go to (its own, configured, sandbox, or production). */
   endpoints: AggregatorEndpoints;
@@ -48,6 +52,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...customerRoutes(deps.db),
     ...bookingRoutes(deps.db, deps.lifecycle),
     ...bookingRequestRoutes(deps.db, deps.bookings),
+    ...cancellationRoutes(deps.db, deps.cancellations),
   ];
 }
 

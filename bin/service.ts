@@ -4,6 +4,7 @@ import { aggregatorEndpoints, createAdapters, type SandboxEndpoint } from '../ag
 import { createApp } from '../api/app.js';
 import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../api/clients/booking-request.js';
+import { temporalCancellationControl } from '../api/clients/session-cancellation.js';
 import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
       const app = createApp({
         adapters,
         bookings,
+        cancellations: temporalCancellationControl(client, { taskQueue: config.temporal.taskQueue }),
         endpoints,
         db,
         logger,

@@ -338,8 +338,23 @@ export async function finishAggregatorRequest(
     if (!request) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} not found`);
     const reason = input.decision === 'reject' ? (input.reason ?? (request.reason as RejectReason | null) ?? 'TECHNICAL_ERROR') : null;
     if (request.booking_id !== null) {
-      if (input.decision === 'reserve') await moveBooking(trx, request.booking_id, 'requested', 'reserved', null, input.actor);
-      else await moveBooking(trx, request.booking_id, 'requested', 'rejected', reason, input.actor);
+      // The session's lock first, as every writer of its bookings takes it (no lock-order deadlock with a cancel).
+      const session = await trx
+        .selectFrom('sessions')
+        .select(['status', 'cancellation_reason'])
+        .where('id', '=', request.session_id as string)
+        .forUpdate()
+        .executeTakeFirst();
+      if (input.decision === 'reserve') {
+        await moveBooking(trx, request.booking_id, 'requested', 'reserved', null, input.actor);
+        // Confirmed at the aggregator just as the studio cancelled the session: the cancellation applies to it too
+        // (the session's fan-out tells the aggregator), so no booking stays reserved in a cancelled session.
+        if (session?.status === 'cancelled') {
+          await moveBooking(trx, request.booking_id, 'reserved', 'cancelled_by_gym', session.cancellation_reason ?? 'the session was cancelled', 'service');
+        }
+      } else {
+        await moveBooking(trx, request.booking_id, 'requested', 'rejected', reason, input.actor);
+      }
     }
     await trx
       .updateTable('booking_requests')

@@ -1,3 +1,4 @@
 // The worker's workflow bundle entry point: every workflow type the worker runs is exported here.
 export { activityLifecycleWorkflow } from './activity-lifecycle/workflow.js';
 export { bookingRequestWorkflow } from './booking-request/workflow.js';
+export { cancellationBranchWorkflow, sessionCancellationWorkflow } from './session-cancellation/workflow.js';

@@ -6,6 +6,7 @@ import { aggregatorEndpoints, createAdapters } from '../../aggregators/registry.
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
+import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import { SecretBox } from '../../lib/secrets.js';
 import { WELLHUB_PRODUCTION_BASE_URL } from '../../aggregators/wellhub/index.js';
 import type { Db } from '../../db/index.js';
@@ -249,6 +250,7 @@ describe('activities and their lifecycle workflow', () => {
       secretBox: new SecretBox(SECRETS_KEY),
       lifecycle: temporalLifecycleControl(unreachable, { taskQueue: temporal.taskQueue, syncIntervalMs: 60_000, logger, rpcDeadlineMs: 1_000 }),
       bookings: temporalBookingRequestControl(unreachable, { taskQueue: temporal.taskQueue, rpcDeadlineMs: 1_000 }),
+      cancellations: temporalCancellationControl(unreachable, { taskQueue: temporal.taskQueue, rpcDeadlineMs: 1_000 }),
       adapters: createAdapters(),
       adminApiKey: ADMIN_KEY,
       endpoints: aggregatorEndpoints({}),

@@ -9,6 +9,7 @@ import type { ActivityDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
+import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
 import { migrateToLatest } from '../../db/migrate.js';
@@ -103,6 +104,7 @@ export function buildApp(
     secretBox: new SecretBox(SECRETS_KEY),
     lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000, logger }),
     bookings: temporalBookingRequestControl(temporal.client, { taskQueue: temporal.taskQueue }),
+    cancellations: temporalCancellationControl(temporal.client, { taskQueue: temporal.taskQueue }),
     adapters: createAdapters(),
     adminApiKey: ADMIN_KEY,
     endpoints,

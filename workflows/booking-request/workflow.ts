@@ -1,6 +1,8 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
   allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
@@ -15,6 +17,7 @@ import type { RejectReason } from '../../domain/reasons.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { activityChangedSignal } from '../activity-lifecycle/contract.js';
 import { workflowIds } from '../ids.js';
+import { sessionCancelledSignal } from '../session-cancellation/contract.js';
 import {
   approvalUpdate,
   bookingEventSignal,
@@ -131,6 +134,14 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     },
   );
   setHandler(bookingRequestStateQuery, () => state);
+  /** The studio cancelled the session while the request waited for its answer: it is rejected CLASS_HAS_BEEN_CANCELED. */
+  let sessionCancelled = false;
+  let telling: CancellationScope | undefined;
+  setHandler(sessionCancelledSignal, () => {
+    sessionCancelled = true;
+    telling?.cancel();
+  });
+  const cancelledAnswer = { status: 'REJECTED', reason: 'CLASS_HAS_BEEN_CANCELED', message: 'the session has been cancelled' } as const;
 
   const notifyLifecycle = async (activityId: string | null, sessionId: string | null) => {
     if (activityId === null || sessionId === null) return;
@@ -178,18 +189,24 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
   const tell = async (event: BookingEvent, answer: RequestAnswerBody, until: number): Promise<{ ok: true } | { ok: false; refused: boolean; error: string }> => {
     try {
       state.answerAttempts += 1;
-      await aggregatorCalls(until).answerAggregator({
-        aggregator: input.aggregator,
-        connectionId: input.connectionId,
-        bookingNumber: input.bookingNumber,
-        sessionExternalId: event.sessionExternalId,
-        activityExternalId: event.activityExternalId,
-        answer,
+      // A RESERVED still being retried gives way as soon as the studio cancels the session.
+      await CancellationScope.cancellable(async () => {
+        telling = answer.status === 'RESERVED' ? CancellationScope.current() : undefined;
+        await aggregatorCalls(until).answerAggregator({
+          aggregator: input.aggregator,
+          connectionId: input.connectionId,
+          bookingNumber: input.bookingNumber,
+          sessionExternalId: event.sessionExternalId,
+          activityExternalId: event.activityExternalId,
+          answer,
+        });
       });
       return { ok: true };
     } catch (error) {
-      state.lastAnswerError = failureMessage(error);
+      state.lastAnswerError = isCancellation(error) ? 'the session was cancelled' : failureMessage(error);
       return { ok: false, refused: refused(error), error: state.lastAnswerError };
+    } finally {
+      telling = undefined;
     }
   };
 
@@ -233,8 +250,13 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       state.phase = 'awaiting_approval';
       setStatus('awaiting_approval');
       const memberCancelled = () => queue.some((e) => e.type === 'booking_cancelled');
-      const answered = await condition(() => approval !== undefined || memberCancelled(), Math.max(0, deadlineAt - APPROVAL_MARGIN_MS - Date.now()));
-      if (!answered) {
+      const answered = await condition(
+        () => approval !== undefined || memberCancelled() || sessionCancelled,
+        Math.max(0, deadlineAt - APPROVAL_MARGIN_MS - Date.now()),
+      );
+      if (sessionCancelled) {
+        approvalAnswer = cancelledAnswer;
+      } else if (!answered) {
         decided = await ledger.recordApproval({
           aggregator: input.aggregator,
           bookingNumber: input.bookingNumber,
@@ -253,7 +275,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       }
     }
 
-    let answer = answerOf(decided);
+    let answer: RequestAnswerBody = sessionCancelled ? cancelledAnswer : answerOf(decided);
     if (input.answersSynchronously) {
       // The webhook route returns this answer in its response, then reports whether that went out in time.
       state.answer = answer;
@@ -289,12 +311,15 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     if (answer.status === 'RESERVED') {
       const told = await tell(event, answer, deadlineAt - CONFIRM_MARGIN_MS);
       if (told.ok) return finish(decided, answer, 'sent');
-      if (told.refused) {
+      if (sessionCancelled) {
+        answer = cancelledAnswer;
+      } else if (told.refused) {
         // The aggregator will not take the booking (it no longer waits for an answer): free the spot.
         return finish(decided, { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: `the aggregator refused the confirmation: ${told.error}` }, 'refused', told.error);
+      } else {
+        answer = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the aggregator could not be reached to confirm the booking in time' };
+        log.warn('confirmation not delivered before the margin: rejecting instead', { bookingNumber: input.bookingNumber, error: told.error });
       }
-      answer = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the aggregator could not be reached to confirm the booking in time' };
-      log.warn('confirmation not delivered before the margin: rejecting instead', { bookingNumber: input.bookingNumber, error: told.error });
     }
     const told = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
     if (told.ok) return finish(decided, answer, 'sent');

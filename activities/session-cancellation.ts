@@ -26,6 +26,8 @@ export function createSessionCancellationActivities(deps: SyncDeps): SessionCanc
   const { db } = deps;
   return {
     async openBranches({ sessionId }) {
+      const cancellation = await db.selectFrom('session_cancellations').select('session_id').where('session_id', '=', sessionId).executeTakeFirst();
+      if (!cancellation) return undefined;
       const rows = await openBranches(db, sessionId);
       return rows.map((r) => ({ connectionId: r.connection_id, aggregator: r.aggregator as Aggregator }));
     },

@@ -19,6 +19,8 @@ export interface Stack {
   /** Base URL of each aggregator's sandbox (SANDBOX_BASE_PORT + index, in the order of AGGREGATORS). */
   sandboxUrls: Record<Aggregator, string>;
   ports: { api: number; postgres: number; temporal: number; temporalUi: number; sandboxBase: number };
+  /** The service's process group (every process of the stack: the service, PostgreSQL, Temporal), when known. */
+  pgid?: number | undefined;
   /** Stops the service and deletes the throw-away folder; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -111,7 +113,7 @@ async function pickPorts(): Promise<Stack['ports']> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Linux: the processes of a process group, with their parent and command line. */
-function groupProcesses(pgid: number): { pid: number; ppid: number; args: string }[] {
+export function groupProcesses(pgid: number): { pid: number; ppid: number; args: string }[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -284,7 +286,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       Aggregator,
       string
     >;
-    return { apiUrl, dataDir, logFile, adminKey, sandboxUrls, ports, stop };
+    return { apiUrl, dataDir, logFile, adminKey, sandboxUrls, ports, pgid: child?.pid, stop };
   } catch (error) {
     progress(`the stack did not start; last lines of the service log:\n${logTail(logFile)}`);
     await stop();

@@ -31,6 +31,10 @@ export async function startDevServer(config: Config, logger: Logger): Promise<De
       namespace: config.temporal.namespace,
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
       log: { format: 'json', level: 'warn' },
+      // SQLite's write-ahead log without a sync on every commit: the local stack's engine runs an order of magnitude
+      // faster (bench: the floor's p50 at 5 requests/s fell from ~6.5 s to ~0.3 s on a loaded 2-core machine). An OS
+      // crash may lose the last transactions of this local server; a real cluster is what production runs on.
+      extraArgs: ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
     },
   });
   return {

@@ -39,8 +39,13 @@ export interface BookingRequestControl {
   state(aggregator: string, bookingNumber: string): Promise<BookingRequestState | undefined>;
 }
 
-export function temporalBookingRequestControl(client: Client, options: { taskQueue: string; rpcDeadlineMs?: number }): BookingRequestControl {
-  const { taskQueue, rpcDeadlineMs = 5_000 } = options;
+export function temporalBookingRequestControl(
+  client: Client,
+  options: { taskQueue: string; rpcDeadlineMs?: number; deliverDeadlineMs?: number },
+): BookingRequestControl {
+  // Handing a webhook's event over must answer well inside Wellhub's 1 s; past it the inbox keeps the event (202) and
+  // the dispatcher hands it over.
+  const { taskQueue, rpcDeadlineMs = 5_000, deliverDeadlineMs = Math.min(700, rpcDeadlineMs) } = options;
   const startOptions = (input: BookingRequestInput) => ({
     workflowId: workflowIds.bookingRequest(input.aggregator, input.bookingNumber),
     taskQueue,
@@ -57,7 +62,7 @@ export function temporalBookingRequestControl(client: Client, options: { taskQue
 
   return {
     async deliver(input, event) {
-      await withDeadline(rpcDeadlineMs, () =>
+      await withDeadline(deliverDeadlineMs, () =>
         client.workflow.signalWithStart<BookingRequestWorkflow, [BookingEvent]>(BOOKING_REQUEST_WORKFLOW, {
           ...startOptions(input),
           signal: bookingEventSignal,

@@ -143,7 +143,13 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
   });
   const cancelledAnswer = { status: 'REJECTED', reason: 'CLASS_HAS_BEEN_CANCELED', message: 'the session has been cancelled' } as const;
 
-  const notifyLifecycle = async (activityId: string | null, sessionId: string | null) => {
+  /** Signals to the lifecycle run beside the request's own steps (awaited before the workflow ends), off its critical path. */
+  const notifications: Promise<void>[] = [];
+  const notifyLifecycle = (activityId: string | null, sessionId: string | null): Promise<void> => {
+    notifications.push(signalLifecycle(activityId, sessionId));
+    return Promise.resolve();
+  };
+  const signalLifecycle = async (activityId: string | null, sessionId: string | null) => {
     if (activityId === null || sessionId === null) return;
     try {
       await getExternalWorkflowHandle(workflowIds.activityLifecycle(activityId)).signal(activityChangedSignal, { kind: 'booking', id: sessionId });
@@ -244,7 +250,8 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       return finish(decided, settled, 'not_needed', undefined, [cancelledFirst.eventId]);
     }
     earlier.push(...decided.waiting);
-    if (!decided.known && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
+    // A synchronous aggregator's answer goes out first; the lifecycle hears of the held spot right after.
+    if (!decided.known && heldSpot && !input.answersSynchronously) await notifyLifecycle(decided.activityId, decided.sessionId);
 
     if (decided.decision === 'awaiting_approval') {
       state.phase = 'awaiting_approval';
@@ -280,6 +287,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       // The webhook route returns this answer in its response, then reports whether that went out in time.
       state.answer = answer;
       state.phase = 'answering';
+      if (!decided.known && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
       await condition(() => syncReport !== undefined, SYNC_REPORT_MS);
       const missed = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the answer did not reach the aggregator in time' } as const;
       if (syncReport?.delivered === false) return finish(decided, missed, 'unreachable');
@@ -359,6 +367,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       await handleMemberEvent(event);
     }
   }
+  await Promise.all(notifications);
   state.phase = 'done';
   await condition(allHandlersFinished);
   return state;

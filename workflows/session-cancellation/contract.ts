@@ -53,7 +53,8 @@ export const cancellationProgressQuery = defineQuery<CancellationProgress>('canc
 export const sessionCancelledSignal = defineSignal('sessionCancelled');
 
 export interface SessionCancellationActivities {
-  openBranches(input: { sessionId: string }): Promise<{ connectionId: string; aggregator: Aggregator }[]>;
+  /** The branches still to finish; undefined while the cancellation's transaction is not visible (not committed yet). */
+  openBranches(input: { sessionId: string }): Promise<{ connectionId: string; aggregator: Aggregator }[] | undefined>;
   inFlightRequests(input: { sessionId: string }): Promise<{ aggregator: Aggregator; bookingNumber: string }[]>;
   /** One attempt at telling one aggregator (bookings one by one where it wants that, then the session). */
   cancelAtAggregator(input: CancellationBranchInput & { attempt: number }): Promise<{ bookingsTold: number }>;

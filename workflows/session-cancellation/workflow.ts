@@ -39,6 +39,9 @@ const aggregator = proxyActivities<SessionCancellationActivities>({
 export function branchBackoffMs(attempt: number): number {
   return Math.min(2_000 * 2 ** Math.min(attempt - 1, 20), 5 * 60_000);
 }
+/** How long the fan-out waits for the cancelling transaction to commit: 20 × 250 ms. */
+const COMMIT_WAITS = 20;
+const COMMIT_WAIT_MS = 250;
 /** A run of a branch continues as new after this many attempts, to bound its history over days of outage. */
 const ATTEMPTS_PER_RUN = 200;
 
@@ -61,26 +64,39 @@ export async function sessionCancellationWorkflow(input: SessionCancellationInpu
     if (i >= 0 && progress.branches[i]?.status !== 'done') progress.branches[i] = update;
   });
 
-  const [targets, inFlight] = await Promise.all([ledger.openBranches(input), ledger.inFlightRequests(input)]);
+  // The API starts this workflow inside the transaction that cancels the session, so the first read may come before
+  // its commit: wait for it a little; a cancellation that never becomes visible was rolled back, and there is nothing to do.
+  let targets = await ledger.openBranches(input);
+  for (let wait = 0; targets === undefined && wait < COMMIT_WAITS; wait += 1) {
+    await sleep(COMMIT_WAIT_MS);
+    targets = await ledger.openBranches(input);
+  }
+  if (targets === undefined) {
+    log.warn('the cancellation was never committed: nothing to fan out', { sessionId: input.sessionId });
+    progress.phase = 'done';
+    return progress;
+  }
+  const inFlight = await ledger.inFlightRequests(input);
   progress.branches = targets.map((t) => ({ connectionId: t.connectionId, aggregator: t.aggregator, status: 'pending', attempts: 0, lastError: null }));
-  // A request still waiting for its answer is answered CLASS_HAS_BEEN_CANCELED by its own workflow.
-  for (const request of inFlight) {
-    try {
-      await getExternalWorkflowHandle(workflowIds.bookingRequest(request.aggregator, request.bookingNumber)).signal(sessionCancelledSignal);
-      progress.inFlightRequestsTold += 1;
-    } catch (error) {
-      log.info('booking request workflow not running', { bookingNumber: request.bookingNumber, error: failureOf(error).message });
-    }
-  }
-  try {
-    await getExternalWorkflowHandle(workflowIds.activityLifecycle(input.activityId)).signal(activityChangedSignal, { kind: 'session', id: input.sessionId });
-  } catch {
-    // Not offered any more: nothing listed to update.
-  }
-
   progress.phase = 'fanning_out';
+
+  // A request still waiting for its answer is answered CLASS_HAS_BEEN_CANCELED by its own workflow.
+  const tellInFlight = Promise.all(
+    inFlight.map(async (request) => {
+      try {
+        await getExternalWorkflowHandle(workflowIds.bookingRequest(request.aggregator, request.bookingNumber)).signal(sessionCancelledSignal);
+        progress.inFlightRequestsTold += 1;
+      } catch (error) {
+        log.info('booking request workflow not running', { bookingNumber: request.bookingNumber, error: failureOf(error).message });
+      }
+    }),
+  );
+  const tellLifecycle = getExternalWorkflowHandle(workflowIds.activityLifecycle(input.activityId))
+    .signal(activityChangedSignal, { kind: 'session', id: input.sessionId })
+    .catch(() => undefined); // Not offered any more: nothing listed to update.
+
   const parentId = workflowInfo().workflowId;
-  await Promise.all(
+  const fanOut = Promise.all(
     targets.map(async (target) => {
       const branch: CancellationBranchInput = { ...target, sessionId: input.sessionId, venueId: input.venueId, reason: input.reason };
       const result = await executeChild(cancellationBranchWorkflow, {
@@ -98,6 +114,7 @@ export async function sessionCancellationWorkflow(input: SessionCancellationInpu
       if (i >= 0) progress.branches[i] = result;
     }),
   );
+  await Promise.all([tellInFlight, tellLifecycle, fanOut]);
   await ledger.completeCancellation(input);
   progress.phase = 'done';
   return progress;
@@ -121,9 +138,8 @@ export async function cancellationBranchWorkflow(input: CancellationBranchInput)
     attempts += 1;
     try {
       await aggregator.cancelAtAggregator({ ...input, attempt: attempts });
-      const done: BranchProgress = { ...base, status: 'done', attempts, lastError: null };
-      await report(done);
-      return done;
+      // The parent learns this from the result; the ledger has it already.
+      return { ...base, status: 'done', attempts, lastError: null };
     } catch (error) {
       const failure = failureOf(error);
       await ledger.recordBranchFailure({ sessionId: input.sessionId, connectionId: input.connectionId, attempts, error: failure.message, final: failure.final });

@@ -1,0 +1,1515 @@
+/**
+ * `npm run bench:bookings` (and the second half of `npm run bench`): how fast aggregator booking requests are
+ * acknowledged and answered, measured end to end on the local stack (embedded PostgreSQL, Temporal dev server,
+ * worker + API, the five sandboxes in the service's process), started here on a throw-away DATA_DIR and free ports
+ * and stopped at the end, and compared with the engine's floor on the same Temporal server.
+ *
+ *   1. seeds through the API: a company, a venue, five active connections with the sandboxes' credentials, one
+ *      opted-in activity with sessions large enough that none fills up; waits until every sandbox holds them;
+ *   2. booking latency at fixed open-loop rates (5, 10, 20 requests/s by default): members book through the
+ *      sandboxes' control API (`POST /__sandbox/bookings`), round robin over the four asynchronous aggregators
+ *      (Wellhub, ClassPass, EGYM Wellpass, Workit) and the sessions; the latency is the sandbox's own record, from the
+ *      booking's creation (just before its webhook goes out) to the sandbox recording it RESERVED (Wellhub: the
+ *      booking's history; partners: requested_at to updated_at). Each rate is followed by the engine's floor at
+ *      the same rate;
+ *   3. the engine's floor: an extra Temporal worker in this process (its own task queue, bench/floor-workflow.ts)
+ *      runs a workflow with the booking workflow's happy-path shape (2 local activities, 1 normal activity, 1
+ *      external signal, 2 search attribute upserts, the same linger), started by signal-with-start; its latency runs
+ *      from just before the signal-with-start call to the normal activity (the counterpart of RESERVED);
+ *   4. Onefit's synchronous answer: members book through the Onefit sandbox; each delivery's durationMs (the
+ *      sandbox's own timing of the webhook answer) and whether a decision came back within Onefit's 1 s;
+ *   5. the highest sustained booking rate with p99 (webhook -> RESERVED) under 1 s: the rates above, then 30, 40, 60,
+ *      80, 100, 120 ... requests/s until a step fails (p99 >= 1 s, an error, a booking not RESERVED);
+ *   6. webhook acknowledgement at 200 requests/s for 10 s: Wellhub bookings are first created in the Wellhub sandbox
+ *      with its webhooks pointed at a sink in this process (so the sandbox knows them and the service's answer
+ *      lands), then this process POSTs their signed `booking-requested` webhooks itself, open loop, to
+ *      <api>/webhooks/wellhub and times each HTTP answer from the moment it was due (so a late sender does not hide
+ *      latency); then how long until every one of them is RESERVED.
+ *
+ * Options (flag or environment):
+ *   --step-seconds N   BENCH_STEP_SECONDS   length of each rate step (default 10)
+ *   --rates LIST       BENCH_RATES          booking rates, comma separated (default 5,10,20,30,40,60,80,100,120);
+ *                                           the floor runs at the first three
+ *   --ack-rate N       BENCH_ACK_RATE       webhook acknowledgement rate (default 200)
+ *   --ack-seconds N    BENCH_ACK_SECONDS    (default 10)
+ *   --onefit-rate N    BENCH_ONEFIT_RATE    (default 10)
+ *   --budget-seconds N BENCH_BUDGET_SECONDS  no new rate step starts after this much of the run (default 240)
+ *   --temporal-sqlite M BENCH_TEMPORAL_SQLITE default (default): the dev server as the service starts it; wal: the same
+ *                                           with `--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal`,
+ *                                           through a wrapper script given as TEMPORAL_CLI_PATH (nothing else changes),
+ *                                           to measure that lever
+ * The report goes to stdout, progress to stderr. Exit code 1 when the stack does not start or a step breaks; 130 on
+ * Ctrl-C.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { signWellhubBody, WELLHUB_SIGNATURE_HEADER } from '../aggregators/wellhub/webhook.js';
+import { AGGREGATORS, type Aggregator } from '../domain/model.js';
+import { pinnedCliPath } from '../temporal/binaries.js';
+import { SA } from '../temporal/search-attributes.js';
+import { createFloorActivities, type FloorTimes } from './floor-activities.js';
+import { FLOOR_SINK_WORKFLOW, FLOOR_WORKFLOW, floorEventSignal, type FloorInput } from './floor-workflow.js';
+import { Api, clearSandboxCalls, countCalls, laneIdle, sandboxCalls, sandboxState, type SyncStatus } from './http.js';
+import { logTail, startStack, stopAllStacks, type Stack } from './stack.js';
+
+// --- options --------------------------------------------------------------------------------------------------------
+
+function option(flag: string, envName: string): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? '';
+    if (arg === `--${flag}`) return args[i + 1];
+    if (arg.startsWith(`--${flag}=`)) return arg.slice(flag.length + 3);
+  }
+  return process.env[envName] || undefined;
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+function intOption(flag: string, envName: string, fallback: number, min: number, max: number): number {
+  const raw = option(flag, envName);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) fail(`--${flag} (${envName}) must be an integer from ${min} to ${max}, not "${raw}"`);
+  return value;
+}
+
+const STEP_SECONDS = intOption('step-seconds', 'BENCH_STEP_SECONDS', 10, 2, 600);
+const RATES = (option('rates', 'BENCH_RATES') ?? '5,10,20,30,40,60,80,100,120').split(',').map((r) => Number(r.trim()));
+if (RATES.length < 1 || RATES.some((r) => !Number.isInteger(r) || r < 1 || r > 1000)) fail('--rates (BENCH_RATES) must be integers from 1 to 1000');
+const ACK_RATE = intOption('ack-rate', 'BENCH_ACK_RATE', 200, 1, 2000);
+const ACK_SECONDS = intOption('ack-seconds', 'BENCH_ACK_SECONDS', 10, 1, 600);
+const ONEFIT_RATE = intOption('onefit-rate', 'BENCH_ONEFIT_RATE', 10, 1, 1000);
+const TEMPORAL_SQLITE = option('temporal-sqlite', 'BENCH_TEMPORAL_SQLITE') ?? 'default';
+if (TEMPORAL_SQLITE !== 'default' && TEMPORAL_SQLITE !== 'wal') fail(`--temporal-sqlite (BENCH_TEMPORAL_SQLITE) must be "default" or "wal", not "${TEMPORAL_SQLITE}"`);
+const WAL_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+const BUDGET_SECONDS = intOption('budget-seconds', 'BENCH_BUDGET_SECONDS', 240, 10, 36_000);
+
+/** The rates at which the floor runs too, each right after the booking step of the same rate. */
+const FLOOR_RATES = RATES.slice(0, 3);
+const ASYNC_AGGREGATORS = AGGREGATORS.filter((a) => a !== 'onefit');
+const SESSION_COUNT = 12;
+const MAX_PARTICIPANTS = 1000;
+const TIME_ZONE = 'Europe/Berlin';
+const READY_TIMEOUT_MS = 180_000;
+const TARGET_P99_MS = 1_000;
+/** How long after its last request a step waits for its bookings to settle before the rest counts as failed. */
+const SETTLE_TIMEOUT_MS = 25_000;
+/** After that, how long a step's backlog may take to drain before the next measurement starts anyway. */
+const DRAIN_TIMEOUT_MS = 20_000;
+/** After the acknowledgement run, how long the bench waits for its bookings to be RESERVED. */
+const ACK_DRAIN_TIMEOUT_MS = 30_000;
+/** The booking workflow's LINGER_MS (workflows/booking-request/workflow.ts), mirrored by the floor. */
+const LINGER_MS = 10_000;
+const FLOOR_TASK_QUEUE = `bench-floor-${process.pid}`;
+const REQUEST_TIMEOUT_MS = 15_000;
+
+// --- small helpers --------------------------------------------------------------------------------------------------
+
+const runStarted = performance.now();
+const loadAtStart = os.loadavg();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const elapsed = () => `${((performance.now() - runStarted) / 1000).toFixed(1).padStart(6)} s`;
+const progress = (message: string) => process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Nearest-rank percentile of ascending values (Infinity for requests that never completed). */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] as number;
+}
+
+interface Summary {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+function summary(values: number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
+}
+
+/** A latency in ms for tables; "unfinished" for requests that did not get there within the wait. */
+const ms = (value: number) => (Number.isNaN(value) ? '-' : value === Number.POSITIVE_INFINITY ? 'unfinished' : `${Math.round(value)}`);
+/** The same for text: "123 ms", or "unfinished". */
+const msText = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)} ms` : ms(value));
+const ratio = (value: number, floor: number) =>
+  Number.isFinite(value) && Number.isFinite(floor) && floor > 0 ? `×${(value / floor).toFixed(1)}` : '×-';
+const withFloor = (label: string, value: number, floor: number | undefined) =>
+  floor === undefined ? `${label} ${msText(value)}` : `${label} ${msText(value)} (floor ${msText(floor)}, ${ratio(value, floor)})`;
+
+/** An instant written in the venue's local time with its offset, e.g. 2026-12-01T18:00:00+01:00. */
+function localIso(epochMs: number, timeZone: string): string {
+  const name =
+    new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(new Date(epochMs)).find((p) => p.type === 'timeZoneName')
+      ?.value ?? 'GMT';
+  const offset = name === 'GMT' ? '+00:00' : name.slice(3);
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
+  return `${new Date(epochMs + minutes * 60_000).toISOString().slice(0, 19)}${offset}`;
+}
+
+/** A text table: the first column left-aligned, the others right-aligned. */
+function table(header: string[], rows: (string | number)[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
+  const line = (cells: (string | number)[]) =>
+    `    ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i] ?? 0) : String(c).padStart(widths[i] ?? 0))).join('  ')}`.trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** Runs the tasks with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+interface OpenLoopResult {
+  sent: number;
+  /** How far behind its schedule the sender fell at worst (ms): large values mean the rate was not held. */
+  maxLagMs: number;
+  /** The achieved rate (requests/s) from the first request to the last. */
+  achievedRate: number;
+}
+
+/**
+ * Sends `rate` requests a second for `durationMs`, open loop: each at its due time, whatever the earlier ones are
+ * doing; `send` gets the due time (epoch ms) and is not awaited before the next one goes. Resolves when all settled.
+ */
+async function openLoop(rate: number, durationMs: number, send: (index: number, dueAt: number) => Promise<void>): Promise<OpenLoopResult> {
+  const count = Math.max(1, Math.round((rate * durationMs) / 1000));
+  const startMono = performance.now();
+  const startWall = Date.now();
+  const pending: Promise<void>[] = [];
+  let maxLagMs = 0;
+  for (let i = 0; i < count; i += 1) {
+    const dueOffset = (i * 1000) / rate;
+    const wait = startMono + dueOffset - performance.now();
+    if (wait > 0.5) await sleep(wait);
+    maxLagMs = Math.max(maxLagMs, performance.now() - (startMono + dueOffset));
+    pending.push(send(i, startWall + dueOffset).catch(() => undefined));
+  }
+  const sendingMs = performance.now() - startMono;
+  await Promise.all(pending);
+  return { sent: count, maxLagMs, achievedRate: count > 1 ? ((count - 1) * 1000) / Math.max(1, sendingMs) : rate };
+}
+
+async function postJson<T>(url: string, body: unknown): Promise<{ status: number; body: T | undefined; text: string }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  let parsed: T | undefined;
+  try {
+    parsed = text === '' ? undefined : (JSON.parse(text) as T);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+async function putJson(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+  if (res.status < 200 || res.status > 299) throw new Error(`PUT ${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+
+// --- where the CPU went -------------------------------------------------------------------------------------------
+
+/** Clock ticks per second of /proc (USER_HZ; 100 on Linux). */
+const CLK_TCK = 100;
+type ProcessKind = 'service' | 'temporal' | 'postgres';
+
+interface CpuSnapshot {
+  at: number;
+  /** /proc/stat's first line: user nice system idle iowait irq softirq steal. */
+  machine: number[];
+  /** Ticks used so far by each process of the stack. */
+  procs: Map<number, { kind: ProcessKind; ticks: number }>;
+  bench: NodeJS.CpuUsage;
+}
+
+export interface CpuUse {
+  seconds: number;
+  /** Cores busy on average (user, system, irq), whoever used them; the machine has os.cpus().length. */
+  machine: number;
+  iowaitPct: number;
+  stealPct: number;
+  service: number;
+  temporal: number;
+  postgres: number;
+  bench: number;
+  /** Busy cores not accounted for by this benchmark's processes: other work on the machine. */
+  others: number;
+}
+
+function kindOf(comm: string): ProcessKind | undefined {
+  if (comm.startsWith('temporal')) return 'temporal';
+  if (comm.startsWith('postgres')) return 'postgres';
+  if (comm === 'node' || comm.startsWith('MainThread') || comm.startsWith('tsx')) return 'service';
+  return undefined;
+}
+
+function cpuSnapshot(pgid: number | undefined): CpuSnapshot {
+  let machine: number[] = [];
+  try {
+    machine = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  } catch {
+    machine = [];
+  }
+  const procs = new Map<number, { kind: ProcessKind; ticks: number }>();
+  if (pgid !== undefined) {
+    let names: string[] = [];
+    try {
+      names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+    } catch {
+      names = [];
+    }
+    const all = new Map<number, { ppid: number; pgrp: number; comm: string; ticks: number }>();
+    for (const name of names) {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        // After "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+        const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+        all.set(Number(name), { ppid: Number(fields[1]), pgrp: Number(fields[2]), comm, ticks: Number(fields[11]) + Number(fields[12]) });
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+    // The stack: its process group and every descendant (PostgreSQL puts itself in a session of its own).
+    const ofStack = (pid: number): boolean => {
+      for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 32; hops += 1) {
+        const entry = all.get(p);
+        if (!entry) return false;
+        if (entry.pgrp === pgid || p === pgid) return true;
+        p = entry.ppid;
+      }
+      return false;
+    };
+    for (const [pid, entry] of all) {
+      const kind = kindOf(entry.comm);
+      if (kind && ofStack(pid)) procs.set(pid, { kind, ticks: entry.ticks });
+    }
+  }
+  return { at: performance.now(), machine, procs, bench: process.cpuUsage() };
+}
+
+function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
+  const seconds = Math.max(0.001, (b.at - a.at) / 1000);
+  const d = (i: number) => (b.machine[i] ?? 0) - (a.machine[i] ?? 0);
+  const total = [0, 1, 2, 3, 4, 5, 6, 7].reduce((sum, i) => sum + d(i), 0) || 1;
+  const cores = os.cpus().length;
+  const busy = ((d(0) + d(1) + d(2) + d(5) + d(6)) / total) * cores;
+  const byKind: Record<ProcessKind, number> = { service: 0, temporal: 0, postgres: 0 };
+  for (const [pid, now] of b.procs) byKind[now.kind] += now.ticks - (a.procs.get(pid)?.ticks ?? 0);
+  const perSecond = (ticks: number) => ticks / CLK_TCK / seconds;
+  const bench = (b.bench.user + b.bench.system - a.bench.user - a.bench.system) / 1e6 / seconds;
+  const ours = perSecond(byKind.service) + perSecond(byKind.temporal) + perSecond(byKind.postgres) + bench;
+  return {
+    seconds,
+    machine: busy,
+    iowaitPct: (d(4) / total) * 100,
+    stealPct: (d(7) / total) * 100,
+    service: perSecond(byKind.service),
+    temporal: perSecond(byKind.temporal),
+    postgres: perSecond(byKind.postgres),
+    bench,
+    others: Math.max(0, busy - ours),
+  };
+}
+
+const cores = (n: number) => n.toFixed(2);
+const cpuLine = (c: CpuUse) =>
+  `service ${cores(c.service)}, temporal ${cores(c.temporal)}, postgres ${cores(c.postgres)}, bench ${cores(c.bench)}, others ${cores(c.others)}` +
+  ` (machine busy ${cores(c.machine)} of ${os.cpus().length}; iowait ${c.iowaitPct.toFixed(0)}%)`;
+
+// --- where the time went (Temporal histories) -----------------------------------------------------------------------
+
+const PHASES = [
+  'webhook -> workflow started',
+  'workflow task waits for the worker',
+  'workflow task on the worker (local activities included)',
+  'signal to the lifecycle workflow',
+  'activity dispatched and run (the aggregator call)',
+  'other',
+] as const;
+type Phase = (typeof PHASES)[number];
+
+interface TimedEvent {
+  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
+  [attributes: string]: unknown;
+}
+
+function eventMs(event: TimedEvent): number {
+  const seconds = event.eventTime?.seconds;
+  const whole = typeof seconds === 'number' ? seconds : typeof (seconds as { toNumber?: () => number } | undefined)?.toNumber === 'function' ? (seconds as { toNumber: () => number }).toNumber() : Number(seconds ?? 0);
+  return whole * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
+}
+
+const has = (event: TimedEvent, attributes: string) => event[attributes] !== undefined && event[attributes] !== null;
+
+/**
+ * Splits a run's history, from its start to its first completed (normal) activity, into phases by the event that
+ * ends each gap: where a booking's time goes between the webhook and the aggregator's RESERVED.
+ */
+function phasesOf(
+  events: TimedEvent[],
+  requestedAt: number | undefined,
+  others?: Map<string, number>,
+  end: 'activity' | 'update' = 'activity',
+): Map<Phase, number> | undefined {
+  const phases = new Map<Phase, number>(PHASES.map((p) => [p, 0]));
+  const add = (phase: Phase, value: number) => phases.set(phase, (phases.get(phase) ?? 0) + Math.max(0, value));
+  const first = events[0];
+  if (!first) return undefined;
+  if (requestedAt !== undefined) add('webhook -> workflow started', eventMs(first) - requestedAt);
+  for (let i = 1; i < events.length; i += 1) {
+    const event = events[i]!;
+    const gap = eventMs(event) - eventMs(events[i - 1]!);
+    if (has(event, 'workflowTaskStartedEventAttributes')) add('workflow task waits for the worker', gap);
+    else if (has(event, 'workflowTaskCompletedEventAttributes')) add('workflow task on the worker (local activities included)', gap);
+    else if (has(event, 'externalWorkflowExecutionSignaledEventAttributes')) add('signal to the lifecycle workflow', gap);
+    else if (has(event, 'activityTaskStartedEventAttributes') || has(event, 'activityTaskCompletedEventAttributes')) {
+      // The started event is written with the completion: the two gaps are one phase.
+      add('activity dispatched and run (the aggregator call)', gap);
+      if (has(event, 'activityTaskCompletedEventAttributes')) return phases;
+    } else if (end === 'update' && has(event, 'workflowExecutionUpdateCompletedEventAttributes')) {
+      add('other', gap);
+      return phases;
+    } else {
+      add('other', gap);
+      const type = Object.keys(event).find((k) => k.endsWith('EventAttributes') && has(event, k))?.replace(/EventAttributes$/, '') ?? 'unknown';
+      others?.set(type, (others.get(type) ?? 0) + Math.max(0, gap));
+    }
+  }
+  return undefined;
+}
+
+interface Breakdown {
+  runs: number;
+  phases: Map<Phase, number[]>;
+  /** What "other" was made of: ms summed over the runs, by the event type that ended the gap. */
+  others: Map<string, number>;
+  /** How long each local activity ran (its marker's schedule to completion), by type. */
+  localActivities: Map<string, number[]>;
+}
+
+interface LocalActivityMarker {
+  activity_type?: string;
+  attempt?: number;
+  complete_time?: { seconds?: number; nanos?: number } | null;
+  original_schedule_time?: { seconds?: number; nanos?: number } | null;
+}
+
+const markerMs = (t: { seconds?: number; nanos?: number } | null | undefined) => (t ? (t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : Number.NaN);
+
+/** The run time of each first-attempt local activity, read from the SDK's marker (schedule to completion, worker clock). */
+function localActivityRunTimes(events: TimedEvent[]): [string, number][] {
+  const found: [string, number][] = [];
+  for (const event of events) {
+    const attributes = event.markerRecordedEventAttributes as
+      | { markerName?: string; details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null } | undefined> }
+      | null
+      | undefined;
+    if (!attributes || attributes.markerName !== 'core_local_activity') continue;
+    const data = attributes.details?.data?.payloads?.[0]?.data;
+    if (!data) continue;
+    try {
+      const marker = JSON.parse(Buffer.from(data).toString('utf8')) as LocalActivityMarker;
+      const value = markerMs(marker.complete_time) - markerMs(marker.original_schedule_time);
+      if (marker.activity_type && marker.attempt === 1 && Number.isFinite(value) && value >= 0) found.push([marker.activity_type, value]);
+    } catch {
+      // Not the marker layout this SDK writes: left out.
+    }
+  }
+  return found;
+}
+
+/** The phases of up to `limit` runs (evenly picked), with at most 4 history fetches in flight. */
+async function breakdown(
+  client: Client,
+  runs: { workflowId: string; requestedAt?: number }[],
+  limit = 16,
+  end: 'activity' | 'update' = 'activity',
+): Promise<Breakdown> {
+  const step = Math.max(1, Math.floor(runs.length / limit));
+  const picked = runs.filter((_, i) => i % step === 0).slice(0, limit);
+  const result: Breakdown = { runs: 0, phases: new Map(PHASES.map((p) => [p, []])), others: new Map(), localActivities: new Map() };
+  await pool(picked, 4, async (run) => {
+    try {
+      const history = await client.workflow.getHandle(run.workflowId).fetchHistory();
+      const others = new Map<string, number>();
+      const phases = phasesOf((history.events ?? []) as TimedEvent[], run.requestedAt, others, end);
+      for (const [type, value] of localActivityRunTimes((history.events ?? []) as TimedEvent[])) {
+        const list = result.localActivities.get(type) ?? [];
+        list.push(value);
+        result.localActivities.set(type, list);
+      }
+      if (!phases) return;
+      result.runs += 1;
+      for (const [phase, value] of phases) result.phases.get(phase)!.push(value);
+      for (const [type, value] of others) result.others.set(type, (result.others.get(type) ?? 0) + value);
+    } catch {
+      // A history that cannot be read is left out.
+    }
+  });
+  return result;
+}
+
+const mean = (values: number[]) => (values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length);
+
+// --- the sandboxes' views -------------------------------------------------------------------------------------------
+
+interface WellhubBookingView {
+  booking_number: string;
+  slot_id: number;
+  class_id: number;
+  gym_id: number;
+  user: { unique_token: string; name: string; email: string };
+  state: string;
+  requested_at: string;
+  history: { state: string; at: string; by: string }[];
+}
+
+interface WellhubState {
+  gyms: {
+    id: number;
+    classes: { id: number; reference?: string | null; deleted: boolean }[];
+    slots: { id: number; class_id: number; occur_date: string; deleted: boolean }[];
+    bookings: WellhubBookingView[];
+  }[];
+}
+
+interface PartnerBookingView {
+  id: string;
+  status: string;
+  requested_at: string;
+  updated_at: string;
+}
+
+interface PartnerDelivery {
+  eventId: string;
+  bookingId: string;
+  attempts: { at: string; status: number | null; error: string | null; durationMs: number }[];
+  outcome: string;
+  answer?: { status: string; reason_code?: string } | null;
+}
+
+interface WellhubDelivery {
+  bookingNumber: string;
+  eventType: string;
+  attempts: { attempt: number; status?: number; error?: string; durationMs?: number }[];
+}
+
+/** How a booking ended at its aggregator, by the sandbox's clock (epoch ms). */
+interface Outcome {
+  status: 'reserved' | 'pending' | 'other';
+  detail: string;
+  requestedAt: number;
+  reservedAt?: number;
+}
+
+const WELLHUB_GYM = '1';
+const partnerVenue = (aggregator: Aggregator) => `${aggregator}-sandbox-venue`;
+
+async function readOutcomes(stack: Stack, aggregators: readonly Aggregator[]): Promise<Map<string, Outcome>> {
+  const found = new Map<string, Outcome>();
+  await Promise.all(
+    aggregators.map(async (aggregator) => {
+      if (aggregator === 'wellhub') {
+        const state = await sandboxState<WellhubState>(stack.sandboxUrls.wellhub);
+        for (const booking of state.gyms.flatMap((g) => g.bookings)) {
+          const reserved = booking.history.find((h) => h.state === 'RESERVED');
+          found.set(`wellhub:${booking.booking_number}`, {
+            status: booking.state === 'RESERVED' ? 'reserved' : booking.state === 'PENDING' ? 'pending' : 'other',
+            detail: booking.state,
+            requestedAt: Date.parse(booking.history[0]?.at ?? booking.requested_at),
+            ...(reserved ? { reservedAt: Date.parse(reserved.at) } : {}),
+          });
+        }
+        return;
+      }
+      const state = await sandboxState<{ bookings: PartnerBookingView[] }>(stack.sandboxUrls[aggregator]);
+      for (const booking of state.bookings) {
+        found.set(`${aggregator}:${booking.id}`, {
+          status: booking.status === 'confirmed' ? 'reserved' : booking.status === 'pending' ? 'pending' : 'other',
+          detail: booking.status,
+          requestedAt: Date.parse(booking.requested_at),
+          ...(booking.status === 'confirmed' ? { reservedAt: Date.parse(booking.updated_at) } : {}),
+        });
+      }
+    }),
+  );
+  return found;
+}
+
+// --- seeding --------------------------------------------------------------------------------------------------------
+
+interface BenchSession {
+  sessionId: string;
+  startsAt: number;
+  wellhubSlotId: number;
+}
+
+interface Seeded {
+  api: Api;
+  activityId: string;
+  sessions: BenchSession[];
+}
+
+async function syncStatus(api: Api, activityId: string): Promise<SyncStatus> {
+  return api.call<SyncStatus>('GET', `/v1/activities/${activityId}/sync`);
+}
+
+/** Waits until every lane of the activity is idle (the free-spot counts have reached every aggregator). */
+async function waitLanesIdle(api: Api, activityId: string, timeoutMs: number): Promise<{ idle: boolean; ms: number }> {
+  const started = performance.now();
+  for (;;) {
+    // Under overload the lifecycle's query can time out (503): that is "not idle yet", not a failure.
+    const status = await syncStatus(api, activityId).catch(() => undefined);
+    if (status && status.connections.length === AGGREGATORS.length && status.connections.every(laneIdle)) return { idle: true, ms: performance.now() - started };
+    if (performance.now() - started > timeoutMs) return { idle: false, ms: performance.now() - started };
+    await sleep(500);
+  }
+}
+
+async function seed(stack: Stack): Promise<Seeded> {
+  const admin = new Api(stack.apiUrl, stack.adminKey);
+  const created = await admin.call<{ apiKey: { key: string } }>('POST', '/v1/companies', { name: 'Bench Bookings Studio' });
+  const api = admin.withKey(created.apiKey.key);
+  const venue = await api.call<{ id: string }>('POST', '/v1/venues', { name: 'Bench hall', timeZone: TIME_ZONE });
+  for (const aggregator of AGGREGATORS) {
+    const wellhub = aggregator === 'wellhub';
+    const connection = await api.call<{ effectiveApiBaseUrl: string }>('POST', `/v1/venues/${venue.id}/connections`, {
+      aggregator,
+      status: 'active',
+      externalVenueId: wellhub ? WELLHUB_GYM : partnerVenue(aggregator),
+      settings: wellhub ? { productId: 1 } : {},
+      credentials: { apiToken: `${aggregator}-sandbox-token`, webhookSecret: `${aggregator}-sandbox-secret` },
+    });
+    if (connection.effectiveApiBaseUrl !== stack.sandboxUrls[aggregator]) {
+      throw new Error(`the ${aggregator} connection calls ${connection.effectiveApiBaseUrl}, not the sandbox at ${stack.sandboxUrls[aggregator]}`);
+    }
+  }
+  // The service points the sandboxes' webhooks at its API when it starts them; say so explicitly all the same.
+  for (const aggregator of AGGREGATORS) await putJson(`${stack.sandboxUrls[aggregator]}/__sandbox/webhook`, { url: `${stack.apiUrl}/webhooks/${aggregator}` });
+
+  const activity = await api.call<{ id: string }>('POST', '/v1/activities', {
+    venueId: venue.id,
+    name: 'Bench Bookings',
+    maxParticipants: MAX_PARTICIPANTS,
+    registrationRules: { allowAggregatorBookings: true },
+  });
+  // Sessions from tomorrow, one every two hours: far from any booking window's close.
+  const first = Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 24 * 3_600_000;
+  const sessions: BenchSession[] = [];
+  for (let i = 0; i < SESSION_COUNT; i += 1) {
+    const startsAt = first + i * 2 * 3_600_000;
+    const session = await api.call<{ id: string }>('POST', `/v1/activities/${activity.id}/sessions`, {
+      startsAt: localIso(startsAt, TIME_ZONE),
+      durationMinutes: 60,
+      room: 'Studio 1',
+      instructors: [{ name: 'Ana' }],
+    });
+    sessions.push({ sessionId: session.id, startsAt, wellhubSlotId: 0 });
+  }
+  progress(`seeded 1 activity with ${SESSION_COUNT} sessions of ${MAX_PARTICIPANTS} places; waiting until the five sandboxes hold them`);
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    const status = await syncStatus(api, activity.id).catch(() => undefined);
+    if (!status) {
+      await sleep(500);
+      continue;
+    }
+    const done =
+      status.connections.length === AGGREGATORS.length &&
+      status.connections.every((lane) => lane.active && laneIdle(lane) && lane.published.activity && lane.published.sessions === SESSION_COUNT);
+    if (done) break;
+    if (performance.now() > deadline) throw new Error(`the sessions did not reach every sandbox within 120 s: ${JSON.stringify(status.connections)}`);
+    await sleep(500);
+  }
+  const wellhub = await sandboxState<WellhubState>(stack.sandboxUrls.wellhub);
+  const gym = wellhub.gyms.find((g) => String(g.id) === WELLHUB_GYM);
+  const cls = gym?.classes.find((c) => !c.deleted && c.reference === activity.id);
+  if (!gym || !cls) throw new Error('Wellhub holds no class for the activity');
+  for (const session of sessions) {
+    const slot = gym.slots.find((s) => !s.deleted && s.class_id === cls.id && Date.parse(s.occur_date.replace(/\[[^\]]*\]$/, '')) === session.startsAt);
+    if (!slot) throw new Error(`Wellhub holds no slot for session ${session.sessionId}`);
+    session.wellhubSlotId = slot.id;
+  }
+  return { api, activityId: activity.id, sessions };
+}
+
+// --- booking steps --------------------------------------------------------------------------------------------------
+
+let memberSeq = 0;
+let sessionSeq = 0;
+const runTag = randomUUID().slice(0, 6);
+
+interface SentBooking {
+  aggregator: Aggregator;
+  key?: string;
+  error?: string;
+  /** The webhook's answer time as the sandbox measured it (partners: in the control answer). */
+  ackMs?: number;
+  ackStatus?: number | null;
+  /** Onefit: the decision the sandbox read from the webhook answer. */
+  answer?: { status: string; reason_code?: string } | null;
+}
+
+/** A member books at the aggregator's sandbox: it creates the booking and sends the webhook itself. */
+async function bookAtSandbox(stack: Stack, seeded: Seeded, aggregator: Aggregator): Promise<SentBooking> {
+  memberSeq += 1;
+  const session = seeded.sessions[sessionSeq++ % seeded.sessions.length]!;
+  const member = `bench-${runTag}-${memberSeq}`;
+  const url = `${stack.sandboxUrls[aggregator]}/__sandbox/bookings`;
+  try {
+    if (aggregator === 'wellhub') {
+      const res = await postJson<{ booking: { booking_number: string } }>(url, {
+        gym_id: WELLHUB_GYM,
+        slot_id: session.wellhubSlotId,
+        user: { unique_token: member, name: `Member ${memberSeq}`, email: `${member}@members.example` },
+      });
+      if (res.status !== 201 || !res.body) return { aggregator, error: `sandbox answered ${res.status}: ${res.text.slice(0, 200)}` };
+      return { aggregator, key: `wellhub:${res.body.booking.booking_number}` };
+    }
+    const res = await postJson<{ booking: { id: string }; delivery: PartnerDelivery }>(url, {
+      venue_id: partnerVenue(aggregator),
+      session_reference: session.sessionId,
+      activity_reference: seeded.activityId,
+      member: { id: member, name: `Member ${memberSeq}`, email: `${member}@members.example` },
+    });
+    if (res.status !== 201 || !res.body) return { aggregator, error: `sandbox answered ${res.status}: ${res.text.slice(0, 200)}` };
+    const attempt = res.body.delivery.attempts[0];
+    return {
+      aggregator,
+      key: `${aggregator}:${res.body.booking.id}`,
+      ...(attempt ? { ackMs: attempt.durationMs, ackStatus: attempt.status } : {}),
+      ...(res.body.delivery.answer !== undefined ? { answer: res.body.delivery.answer } : {}),
+    };
+  } catch (error) {
+    return { aggregator, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+interface StepResult {
+  rate: number;
+  loop: OpenLoopResult;
+  sent: SentBooking[];
+  /** Latency to RESERVED by the sandbox's clock; Infinity for bookings that did not get there. */
+  latencies: number[];
+  byAggregator: Map<Aggregator, number[]>;
+  reserved: number;
+  notReserved: Map<string, number>;
+  errors: number;
+  ack: Summary;
+  settleMs: number;
+  /** From the end of the settle wait until nothing of the step was pending at the sandboxes (a backlog's drain). */
+  drainMs: number;
+  /** Bookings of the step still pending when the next measurement started. */
+  leftPending: number;
+  lanesIdleMs: number;
+  cpu: CpuUse;
+  phases: Breakdown;
+  /** Writes the five sandboxes received from the service during the step, by endpoint. */
+  writes: { total: number; byKind: Record<string, number> };
+  passed: boolean;
+}
+
+async function wellhubAcks(stack: Stack, numbers: Set<string>): Promise<number[]> {
+  const { deliveries } = await getJson<{ deliveries: WellhubDelivery[] }>(`${stack.sandboxUrls.wellhub}/__sandbox/deliveries`);
+  return deliveries
+    .filter((d) => d.eventType === 'booking-requested' && numbers.has(d.bookingNumber))
+    .flatMap((d) => (d.attempts[0]?.durationMs === undefined ? [] : [d.attempts[0].durationMs]));
+}
+
+const pendingOf = (sent: SentBooking[], outcomes: Map<string, Outcome>) =>
+  sent.filter((s) => s.key !== undefined && (outcomes.get(s.key)?.status ?? 'pending') === 'pending').length;
+
+async function bookingStep(stack: Stack, seeded: Seeded, client: Client, rate: number): Promise<StepResult> {
+  progress(`booking step: ${rate} requests/s for ${STEP_SECONDS} s, round robin over ${ASYNC_AGGREGATORS.join(', ')}`);
+  await Promise.all(AGGREGATORS.map((a) => clearSandboxCalls(stack.sandboxUrls[a])));
+  const sent: SentBooking[] = [];
+  const cpuBefore = cpuSnapshot(stack.pgid);
+  const loop = await openLoop(rate, STEP_SECONDS * 1000, async (index) => {
+    sent.push(await bookAtSandbox(stack, seeded, ASYNC_AGGREGATORS[index % ASYNC_AGGREGATORS.length]!));
+  });
+  // The sandboxes record both ends of each booking: no polling while requests are under way, a short grace, then
+  // a read of their states every second until nothing of this step is pending.
+  const settleStarted = performance.now();
+  await sleep(2_000);
+  let outcomes = new Map<string, Outcome>();
+  for (;;) {
+    outcomes = await readOutcomes(stack, ASYNC_AGGREGATORS);
+    if (pendingOf(sent, outcomes) === 0 || performance.now() - settleStarted > SETTLE_TIMEOUT_MS) break;
+    await sleep(1_000);
+  }
+  const settleMs = performance.now() - settleStarted;
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(stack.pgid));
+  const latencies: number[] = [];
+  const byAggregator = new Map<Aggregator, number[]>();
+  const notReserved = new Map<string, number>();
+  const runs: { workflowId: string; requestedAt: number }[] = [];
+  let reserved = 0;
+  let errors = 0;
+  const count = (what: string) => notReserved.set(what.slice(0, 120), (notReserved.get(what.slice(0, 120)) ?? 0) + 1);
+  for (const s of sent) {
+    let latency = Number.POSITIVE_INFINITY;
+    if (s.key === undefined) {
+      errors += 1;
+      count(`request failed: ${s.error ?? '?'}`);
+    } else {
+      const outcome = outcomes.get(s.key);
+      if (outcome?.status === 'reserved' && outcome.reservedAt !== undefined) {
+        reserved += 1;
+        latency = outcome.reservedAt - outcome.requestedAt;
+        runs.push({ workflowId: `booking:${s.key}`, requestedAt: outcome.requestedAt });
+      } else {
+        count(`${s.aggregator} ${outcome?.detail ?? 'unknown'}${outcome?.status === 'pending' ? ` after ${secs(SETTLE_TIMEOUT_MS)}` : ''}`);
+      }
+    }
+    latencies.push(latency);
+    const list = byAggregator.get(s.aggregator) ?? [];
+    list.push(latency);
+    byAggregator.set(s.aggregator, list);
+  }
+  const wellhubNumbers = new Set(sent.filter((s) => s.aggregator === 'wellhub' && s.key).map((s) => s.key!.slice('wellhub:'.length)));
+  const acks = [...(await wellhubAcks(stack, wellhubNumbers)), ...sent.flatMap((s) => (s.ackMs === undefined ? [] : [s.ackMs]))];
+
+  // A backlog left by an overloaded step drains before anything else is measured.
+  const drainStarted = performance.now();
+  let stillPending = pendingOf(sent, outcomes);
+  while (stillPending > 0 && performance.now() - drainStarted < DRAIN_TIMEOUT_MS) {
+    await sleep(2_000);
+    stillPending = pendingOf(sent, await readOutcomes(stack, ASYNC_AGGREGATORS));
+  }
+  const drainMs = performance.now() - drainStarted;
+  if (stillPending > 0) progress(`  ${stillPending} bookings still pending ${secs(DRAIN_TIMEOUT_MS)} after the settle wait; going on`);
+  const lanes = await waitLanesIdle(seeded.api, seeded.activityId, 15_000);
+  const calls = (await Promise.all(AGGREGATORS.map((a) => sandboxCalls(stack.sandboxUrls[a])))).flat().filter((c) => !c.path.startsWith('/__sandbox'));
+  const counted = countCalls(calls);
+  const phases = await breakdown(client, runs);
+  const stats = summary(latencies);
+  const result: StepResult = {
+    rate,
+    loop,
+    sent,
+    latencies,
+    byAggregator,
+    reserved,
+    notReserved,
+    errors,
+    ack: summary(acks),
+    settleMs,
+    drainMs,
+    leftPending: stillPending,
+    lanesIdleMs: lanes.idle ? lanes.ms : Number.POSITIVE_INFINITY,
+    cpu,
+    phases,
+    writes: { total: counted.writes, byKind: counted.byKind },
+    passed: stats.p99 < TARGET_P99_MS && reserved === sent.length,
+  };
+  progress(
+    `  ${rate}/s: ${reserved}/${sent.length} RESERVED, p50 ${msText(stats.p50)}, p95 ${msText(stats.p95)}, p99 ${msText(stats.p99)}, max ${msText(stats.max)}` +
+      `; webhook ack p50 ${msText(result.ack.p50)} p99 ${msText(result.ack.p99)}; lanes idle ${lanes.idle ? `after ${secs(lanes.ms)}` : 'NOT within 15 s'}` +
+      (notReserved.size > 0 ? `; not reserved: ${[...notReserved].map(([k, v]) => `${v} ${k}`).join(', ')}` : ''),
+  );
+  progress(`  cores used: ${cpuLine(cpu)}; ${counted.writes} aggregator writes (${(counted.writes / Math.max(1, sent.length)).toFixed(1)} per booking)`);
+  return result;
+}
+
+// --- Onefit ---------------------------------------------------------------------------------------------------------
+
+interface OnefitResult {
+  cpu: CpuUse;
+  loop: OpenLoopResult;
+  sent: SentBooking[];
+  durations: Summary;
+  decidedInTime: number;
+  confirmed: number;
+  errors: number;
+  /** Rejections by reason code. */
+  rejected: Map<string, number>;
+  /** Where the time of the synchronous decision goes (start to the update's completion). */
+  phases?: Breakdown;
+}
+
+async function onefitStep(stack: Stack, seeded: Seeded, client: Client | undefined): Promise<OnefitResult> {
+  progress(`Onefit: ${ONEFIT_RATE} requests/s for ${STEP_SECONDS} s through the Onefit sandbox`);
+  const sent: SentBooking[] = [];
+  const cpuBefore = cpuSnapshot(stack.pgid);
+  const loop = await openLoop(ONEFIT_RATE, STEP_SECONDS * 1000, async () => {
+    sent.push(await bookAtSandbox(stack, seeded, 'onefit'));
+  });
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(stack.pgid));
+  // The control answer carries the delivery; /__sandbox/deliveries holds the same records.
+  const { deliveries } = await getJson<{ deliveries: PartnerDelivery[] }>(`${stack.sandboxUrls.onefit}/__sandbox/deliveries`);
+  const byBooking = new Map(deliveries.map((d) => [`onefit:${d.bookingId}`, d]));
+  const durations: number[] = [];
+  let decidedInTime = 0;
+  let confirmed = 0;
+  let errors = 0;
+  for (const s of sent) {
+    const delivery = s.key ? byBooking.get(s.key) : undefined;
+    const attempt = delivery?.attempts[0];
+    if (!delivery || !attempt) {
+      errors += 1;
+      durations.push(Number.POSITIVE_INFINITY);
+      continue;
+    }
+    durations.push(attempt.durationMs);
+    const decided = attempt.status === 200 && delivery.answer !== null && delivery.answer !== undefined && attempt.durationMs < 1_000;
+    if (decided) decidedInTime += 1;
+    if (decided && delivery.answer?.status === 'confirmed') confirmed += 1;
+  }
+  const result: OnefitResult = { cpu, loop, sent, durations: summary(durations), decidedInTime, confirmed, errors, rejected: new Map() };
+  for (const s of sent) {
+    const delivery = s.key ? byBooking.get(s.key) : undefined;
+    if (delivery?.answer?.status === 'rejected') {
+      const what = delivery.answer.reason_code ?? '?';
+      result.rejected.set(what, (result.rejected.get(what) ?? 0) + 1);
+    }
+  }
+  progress(
+    `  Onefit: p50 ${msText(result.durations.p50)}, p99 ${msText(result.durations.p99)}, max ${msText(result.durations.max)}; ` +
+      `${decidedInTime}/${sent.length} decided within 1 s (${confirmed} confirmed), ${errors} errors`,
+  );
+  progress(`  cores used: ${cpuLine(cpu)}`);
+  // The workflows decide even when the answer went out without their decision: once the lanes are idle again the
+  // decisions are in their histories.
+  await waitLanesIdle(seeded.api, seeded.activityId, 15_000);
+  if (client) {
+    const outcomes = await readOutcomes(stack, ['onefit']);
+    result.phases = await breakdown(
+      client,
+      sent.flatMap((s) => (s.key ? [{ workflowId: `booking:${s.key}`, requestedAt: outcomes.get(s.key)?.requestedAt }] : [])),
+      16,
+      'update',
+    );
+  }
+  return result;
+}
+
+// --- the engine's floor ---------------------------------------------------------------------------------------------
+
+interface Floor {
+  client: Client;
+  worker: Worker;
+  running: Promise<void>;
+  sinkWorkflowId: string;
+  times: Map<string, FloorTimes>;
+  close(): Promise<void>;
+}
+
+interface FloorResult {
+  rate: number;
+  loop: OpenLoopResult;
+  /** Start to the normal activity (the counterpart of RESERVED). */
+  answered: Summary;
+  /** Start to the last local activity. */
+  done: Summary;
+  errors: number;
+  drainMs: number;
+  /** Runs not finished when the next measurement started. */
+  leftRunning: number;
+  cpu: CpuUse;
+  phases: Breakdown;
+}
+
+const floorWorkflowsPath = path.resolve(__dirname, 'floor-workflow.ts');
+
+/** Bundles the floor workflow while the stack starts (webpack takes a few seconds). */
+function bundleFloor(): Promise<{ code: string }> {
+  return bundleWorkflowCode({ workflowsPath: floorWorkflowsPath, logger: new DefaultLogger('WARN') });
+}
+
+async function startFloor(stack: Stack, bundle: { code: string }): Promise<Floor> {
+  const address = `127.0.0.1:${stack.ports.temporal}`;
+  const times = new Map<string, FloorTimes>();
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue: FLOOR_TASK_QUEUE,
+    workflowBundle: bundle,
+    activities: createFloorActivities(times),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const sinkWorkflowId = `bench-floor-sink-${runTag}`;
+  await client.workflow.start(FLOOR_SINK_WORKFLOW, { workflowId: sinkWorkflowId, taskQueue: FLOOR_TASK_QUEUE, args: [] });
+  let closed: Promise<void> | undefined;
+  return {
+    client,
+    worker,
+    running,
+    sinkWorkflowId,
+    times,
+    close() {
+      closed ??= (async () => {
+        await client.workflow
+          .getHandle(sinkWorkflowId)
+          .terminate('benchmark done')
+          .catch(() => undefined);
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await connection.close().catch(() => undefined);
+        await nativeConnection.close().catch(() => undefined);
+      })();
+      return closed;
+    },
+  };
+}
+
+let floorSeq = 0;
+
+async function floorStep(floor: Floor, rate: number, stackPgid: number | undefined): Promise<FloorResult> {
+  progress(`floor step: ${rate} workflows/s for ${STEP_SECONDS} s (task queue ${FLOOR_TASK_QUEUE})`);
+  const started = new Map<string, number>();
+  const cpuBefore = cpuSnapshot(stackPgid);
+  let errors = 0;
+  const input: FloorInput = { sinkWorkflowId: floor.sinkWorkflowId, lingerMs: LINGER_MS };
+  const loop = await openLoop(rate, STEP_SECONDS * 1000, async () => {
+    floorSeq += 1;
+    const workflowId = `bench-floor:${runTag}:${floorSeq}`;
+    started.set(workflowId, Date.now());
+    try {
+      // As the webhook route starts a booking workflow: signal-with-start, with its search attributes.
+      await floor.client.workflow.signalWithStart(FLOOR_WORKFLOW, {
+        workflowId,
+        taskQueue: FLOOR_TASK_QUEUE,
+        args: [input],
+        signal: floorEventSignal,
+        signalArgs: [{ eventId: randomUUID() }],
+        typedSearchAttributes: [
+          { key: SA.companyId, value: 'bench-floor' },
+          { key: SA.venueId, value: 'bench-floor' },
+          { key: SA.aggregators, value: ['wellhub'] },
+          { key: SA.bookingStatus, value: 'requested' },
+        ],
+      });
+    } catch (error) {
+      errors += 1;
+      progress(`  floor start failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  const settleStarted = performance.now();
+  const finished = () => [...started.keys()].every((id) => floor.times.get(id)?.doneAt !== undefined);
+  while (!finished() && performance.now() - settleStarted < SETTLE_TIMEOUT_MS) await sleep(200);
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(stackPgid));
+  const answered: number[] = [];
+  const done: number[] = [];
+  for (const [id, at] of started) {
+    const times = floor.times.get(id);
+    answered.push(times?.answeredAt === undefined ? Number.POSITIVE_INFINITY : times.answeredAt - at);
+    done.push(times?.doneAt === undefined ? Number.POSITIVE_INFINITY : times.doneAt - at);
+  }
+  const drainStarted = performance.now();
+  while (!finished() && performance.now() - drainStarted < DRAIN_TIMEOUT_MS) await sleep(500);
+  const drainMs = performance.now() - drainStarted;
+  const phases = await breakdown(
+    floor.client,
+    [...started].map(([workflowId, requestedAt]) => ({ workflowId, requestedAt })),
+  );
+  const leftRunning = [...started.keys()].filter((id) => floor.times.get(id)?.doneAt === undefined).length;
+  const result: FloorResult = { rate, loop, answered: summary(answered), done: summary(done), errors, drainMs, leftRunning, cpu, phases };
+  progress(
+    `  floor ${rate}/s: to the normal activity p50 ${msText(result.answered.p50)}, p95 ${msText(result.answered.p95)}, p99 ${msText(result.answered.p99)};` +
+      ` to the last activity p50 ${msText(result.done.p50)}, p99 ${msText(result.done.p99)}`,
+  );
+  progress(`  cores used: ${cpuLine(cpu)}`);
+  return result;
+}
+
+// --- webhook acknowledgement ----------------------------------------------------------------------------------------
+
+interface AckResult {
+  cpu: CpuUse;
+  drainCpu: CpuUse;
+  loop: OpenLoopResult;
+  latencies: Summary;
+  statuses: Map<string, number>;
+  reserved: number;
+  drainMs: number;
+  throughput: number;
+  reservedLatency: Summary;
+}
+
+/** An HTTP sink that acknowledges anything: where the Wellhub sandbox's webhooks go while bookings are prepared. */
+async function startSink(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sink` };
+}
+
+async function ackStep(stack: Stack, seeded: Seeded): Promise<AckResult> {
+  const count = ACK_RATE * ACK_SECONDS;
+  progress(`acknowledgement: preparing ${count} Wellhub bookings in the sandbox (its webhooks pointed at a sink meanwhile)`);
+  const sink = await startSink();
+  const prepared: WellhubBookingView[] = [];
+  try {
+    await putJson(`${stack.sandboxUrls.wellhub}/__sandbox/webhook`, { url: sink.url });
+    const items = Array.from({ length: count }, (_, i) => i);
+    await pool(items, 16, async () => {
+      memberSeq += 1;
+      const member = `bench-${runTag}-${memberSeq}`;
+      const session = seeded.sessions[sessionSeq++ % seeded.sessions.length]!;
+      const res = await postJson<{ booking: WellhubBookingView }>(`${stack.sandboxUrls.wellhub}/__sandbox/bookings`, {
+        gym_id: WELLHUB_GYM,
+        slot_id: session.wellhubSlotId,
+        user: { unique_token: member, name: `Member ${memberSeq}`, email: `${member}@members.example` },
+      });
+      if (res.status !== 201 || !res.body) throw new Error(`the Wellhub sandbox answered ${res.status}: ${res.text.slice(0, 200)}`);
+      prepared.push(res.body.booking);
+    });
+  } finally {
+    await putJson(`${stack.sandboxUrls.wellhub}/__sandbox/webhook`, { url: `${stack.apiUrl}/webhooks/wellhub` });
+    await new Promise<void>((resolve) => sink.server.close(() => resolve()));
+  }
+
+  progress(`acknowledgement: POSTing ${count} signed booking-requested webhooks, ${ACK_RATE}/s for ${ACK_SECONDS} s, to ${stack.apiUrl}/webhooks/wellhub`);
+  const latencies: number[] = [];
+  const statuses = new Map<string, number>();
+  const sentAt = new Map<string, number>();
+  const cpuBefore = cpuSnapshot(stack.pgid);
+  const loop = await openLoop(ACK_RATE, ACK_SECONDS * 1000, async (index, dueAt) => {
+    const booking = prepared[index]!;
+    const raw = JSON.stringify({
+      event_type: 'booking-requested',
+      event_data: {
+        user: booking.user,
+        slot: { id: booking.slot_id, gym_id: booking.gym_id, class_id: booking.class_id, booking_number: booking.booking_number },
+        timestamp: Date.now(),
+        event_id: randomUUID(),
+      },
+    });
+    sentAt.set(booking.booking_number, dueAt);
+    let status = 'error';
+    try {
+      const res = await fetch(`${stack.apiUrl}/webhooks/wellhub`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [WELLHUB_SIGNATURE_HEADER]: signWellhubBody(raw, 'wellhub-sandbox-secret'), 'user-agent': 'bench' },
+        body: raw,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      await res.arrayBuffer();
+      status = String(res.status);
+      latencies.push(Date.now() - dueAt);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? ((error.cause as { code?: string }).code ?? error.cause.message) : undefined;
+      status =
+        error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : `connection error${cause ? ` (${cause})` : ''}`;
+      latencies.push(Number.POSITIVE_INFINITY);
+    }
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  });
+  const cpuSent = cpuSnapshot(stack.pgid);
+  const cpu = cpuBetween(cpuBefore, cpuSent);
+  const stats = summary(latencies);
+  progress(`  cores used while sending: ${cpuLine(cpu)}`);
+  progress(
+    `  ack: p50 ${msText(stats.p50)}, p99 ${msText(stats.p99)}, max ${msText(stats.max)}; statuses ${[...statuses].map(([k, v]) => `${k} x${v}`).join(', ')}` +
+      `; sender lag max ${msText(loop.maxLagMs)}`,
+  );
+
+  // How long until the burst is RESERVED at Wellhub: the service's sustained throughput under overload.
+  progress(`  waiting (at most ${secs(ACK_DRAIN_TIMEOUT_MS)}) until the ${count} bookings are RESERVED at the sandbox`);
+  const firstSent = Math.min(...sentAt.values());
+  const drainStarted = performance.now();
+  let reserved = 0;
+  let lastReserved = firstSent;
+  const reservedLatency: number[] = [];
+  for (;;) {
+    const state = await sandboxState<WellhubState>(stack.sandboxUrls.wellhub);
+    const byNumber = new Map(state.gyms.flatMap((g) => g.bookings).map((b) => [b.booking_number, b]));
+    reserved = 0;
+    reservedLatency.length = 0;
+    let pending = 0;
+    for (const [number, at] of sentAt) {
+      const booking = byNumber.get(number);
+      const when = booking?.history.find((h) => h.state === 'RESERVED')?.at;
+      if (when) {
+        reserved += 1;
+        lastReserved = Math.max(lastReserved, Date.parse(when));
+        reservedLatency.push(Date.parse(when) - at);
+      } else {
+        if (booking?.state === 'PENDING') pending += 1;
+        reservedLatency.push(Number.POSITIVE_INFINITY);
+      }
+    }
+    if (pending === 0 || performance.now() - drainStarted > ACK_DRAIN_TIMEOUT_MS) break;
+    await sleep(2_000);
+  }
+  const drainMs = lastReserved - firstSent;
+  const drainCpu = cpuBetween(cpuSent, cpuSnapshot(stack.pgid));
+  const result: AckResult = {
+    cpu,
+    drainCpu,
+    loop,
+    latencies: stats,
+    statuses,
+    reserved,
+    drainMs,
+    throughput: reserved / Math.max(0.001, drainMs / 1000),
+    reservedLatency: summary(reservedLatency),
+  };
+  progress(`  ${reserved}/${count} RESERVED, the last ${secs(drainMs)} after the first webhook: ${result.throughput.toFixed(1)} bookings/s`);
+  return result;
+}
+
+
+/**
+ * With --temporal-sqlite wal: a wrapper around the Temporal CLI that adds the SQLite pragmas, handed to the service
+ * as TEMPORAL_CLI_PATH (which the stack passes through). Returns the folder to delete afterwards.
+ */
+function useWalWrapper(): string | undefined {
+  if (TEMPORAL_SQLITE !== 'wal') return undefined;
+  const cli = process.env.TEMPORAL_CLI_PATH || pinnedCliPath();
+  if (!existsSync(cli)) fail(`--temporal-sqlite wal needs the Temporal CLI at ${cli} (npm run install-temporal)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-wal-'));
+  const wrapper = path.join(dir, 'temporal');
+  const pragmas = WAL_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ');
+  writeFileSync(wrapper, `#!/bin/sh\nexec '${cli.replace(/'/g, "'\\''")}' "$@" ${pragmas}\n`);
+  chmodSync(wrapper, 0o755);
+  process.env.TEMPORAL_CLI_PATH = wrapper;
+  return dir;
+}
+
+// --- the run --------------------------------------------------------------------------------------------------------
+
+const report: string[] = [];
+let interrupted = false;
+const out = (...lines: string[]) => report.push(...lines);
+let floorHandle: Floor | undefined;
+let walDir: string | undefined;
+
+function machineLines(): string[] {
+  const cpus = os.cpus();
+  const models = [...new Set(cpus.map((cpu) => cpu.model.trim()))].join(' / ') || 'unknown CPU';
+  return [
+    `  date       ${new Date().toISOString()}`,
+    `  machine    ${models} x ${cpus.length}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, ${os.platform()} ${os.arch()} (${os.release()}), Node ${process.version}`,
+    `  load       average ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min) when the run started, ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} now`,
+  ];
+}
+
+const loopNote = (loop: OpenLoopResult) => (loop.maxLagMs > 100 ? ` (sender fell up to ${msText(loop.maxLagMs)} behind)` : '');
+
+async function run(): Promise<void> {
+  progress(`booking benchmark: steps of ${STEP_SECONDS} s at ${RATES.join(', ')} requests/s, floor at ${FLOOR_RATES.join(', ')}, ack at ${ACK_RATE}/s`);
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  walDir = useWalWrapper();
+  if (walDir) progress(`Temporal dev server with ${WAL_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ')} (TEMPORAL_CLI_PATH=${process.env.TEMPORAL_CLI_PATH})`);
+  const bundling = bundleFloor();
+  bundling.catch(() => undefined);
+  const stackStarted = performance.now();
+  const stack = await startStack({ readyTimeoutMs: READY_TIMEOUT_MS, progress });
+  progress(`stack ready (/readyz 200) after ${secs(performance.now() - stackStarted)}`);
+  try {
+    const seeded = await seed(stack);
+    floorHandle = await startFloor(stack, await bundling);
+    const floor = floorHandle;
+    progress(`floor worker running on task queue ${FLOOR_TASK_QUEUE}`);
+
+    const steps: StepResult[] = [];
+    const floors = new Map<number, FloorResult>();
+    let onefit: OnefitResult | undefined;
+    let stoppedBecause = `the last rate (${RATES.at(-1)}/s) passed`;
+    for (const rate of RATES) {
+      const capacityLeft = SESSION_COUNT * MAX_PARTICIPANTS - memberSeq - ACK_RATE * ACK_SECONDS - ONEFIT_RATE * STEP_SECONDS;
+      if (rate * STEP_SECONDS > capacityLeft) {
+        stoppedBecause = `capacity: ${rate}/s would fill the sessions`;
+        break;
+      }
+      if (steps.length >= FLOOR_RATES.length && (performance.now() - runStarted) / 1000 > BUDGET_SECONDS) {
+        stoppedBecause = `time budget of ${BUDGET_SECONDS} s used before ${rate}/s`;
+        break;
+      }
+      const step = await bookingStep(stack, seeded, floor.client, rate);
+      steps.push(step);
+      if (FLOOR_RATES.includes(rate)) floors.set(rate, await floorStep(floor, rate, stack.pgid));
+      if (steps.length === FLOOR_RATES.length) onefit = await onefitStep(stack, seeded, floor.client);
+      if (!step.passed && steps.length >= FLOOR_RATES.length) {
+        stoppedBecause = `${rate}/s failed (${step.reserved < step.sent.length ? `${step.sent.length - step.reserved} not RESERVED` : `p99 ${msText(summary(step.latencies).p99)}`})`;
+        break;
+      }
+    }
+    onefit ??= await onefitStep(stack, seeded, floor.client);
+    await floor.close();
+    const ack = await ackStep(stack, seeded);
+
+    // --- the report ------------------------------------------------------------------------------------------------
+    const stepStats = steps.map((s) => ({ step: s, stats: summary(s.latencies) }));
+    const passing = stepStats.filter(({ step }) => step.passed);
+    // "Sustained": the highest rate of the unbroken run of passing steps from the lowest one.
+    let sustained: number | undefined;
+    for (const { step } of stepStats) {
+      if (!step.passed) break;
+      sustained = step.rate;
+    }
+
+    out(
+      '',
+      'Booking benchmark (npm run bench:bookings)',
+      ...machineLines(),
+      '  stack      npx tsx bin/service.ts start: embedded PostgreSQL, Temporal dev server, worker + API, 5 sandboxes in the service process; LOG_LEVEL=warn',
+      `  temporal   dev server SQLite file ${TEMPORAL_SQLITE === 'wal' ? `with ${WAL_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ')} (bench option --temporal-sqlite wal)` : 'as the service starts it (no pragmas)'}`,
+      `  data       1 venue (${TIME_ZONE}), 5 active connections, 1 opted-in activity with ${SESSION_COUNT} sessions of ${MAX_PARTICIPANTS} places (none fills up)`,
+      `  method     open loop (requests go out at their due time whatever the earlier ones do), ${STEP_SECONDS} s per step`,
+      '',
+      'Webhook -> RESERVED at the aggregator, booked through the sandboxes (POST /__sandbox/bookings; the sandbox sends the signed webhook),',
+      `round robin over ${ASYNC_AGGREGATORS.join(', ')}; from the booking's creation at the sandbox to the sandbox recording it RESERVED`,
+      "(sandbox clock: Wellhub's booking history, the partners' requested_at -> updated_at), in ms; floor = the engine alone at the same rate:",
+      ...table(
+        ['rate/s', 'n', 'RESERVED', 'p50', 'p95', 'p99', 'max', 'floor p50', 'floor p95', 'floor p99', 'p50 ratio', 'p99 ratio', 'ack p50', 'ack p99'],
+        stepStats.map(({ step, stats }) => {
+          const f = floors.get(step.rate);
+          return [
+            `${step.rate}${loopNote(step.loop) ? '*' : ''}`,
+            step.sent.length,
+            step.reserved,
+            ms(stats.p50),
+            ms(stats.p95),
+            ms(stats.p99),
+            ms(stats.max),
+            f ? ms(f.answered.p50) : '',
+            f ? ms(f.answered.p95) : '',
+            f ? ms(f.answered.p99) : '',
+            f ? ratio(stats.p50, f.answered.p50) : '',
+            f ? ratio(stats.p99, f.answered.p99) : '',
+            ms(step.ack.p50),
+            ms(step.ack.p99),
+          ];
+        }),
+      ),
+      '  ack = the webhook\'s HTTP answer as the sandbox timed it (Wellhub: /__sandbox/deliveries attempt 1; partners: the delivery in the control answer).',
+      ...stepStats.flatMap(({ step }) => (loopNote(step.loop) ? [`  * ${step.rate}/s: the sender fell up to ${msText(step.loop.maxLagMs)} behind its schedule`] : [])),
+      ...stepStats.flatMap(({ step }) =>
+        step.leftPending > 0 ? [`  ${step.rate}/s: ${step.leftPending} bookings were still pending when the next measurement started (its backlog)`] : [],
+      ),
+      ...[...floors.values()].flatMap((f) =>
+        f.leftRunning > 0 ? [`  floor ${f.rate}/s: ${f.leftRunning} runs were unfinished when the next measurement started (its backlog)`] : [],
+      ),
+      ...stepStats.flatMap(({ step }) =>
+        step.notReserved.size > 0 ? [`  ${step.rate}/s not RESERVED: ${[...step.notReserved].map(([k, v]) => `${v} x ${k}`).join('; ')}`] : [],
+      ),
+      '  per aggregator (p50 / p99 ms):',
+      ...table(
+        ['rate/s', ...ASYNC_AGGREGATORS],
+        stepStats.map(({ step }) => [
+          step.rate,
+          ...ASYNC_AGGREGATORS.map((a) => {
+            const s = summary(step.byAggregator.get(a) ?? []);
+            return `${ms(s.p50)} / ${ms(s.p99)}`;
+          }),
+        ]),
+      ),
+      '  aggregator writes the service made per booking (answer + free-spot updates of the lifecycle), by step:',
+      ...stepStats.map(
+        ({ step }) =>
+          `    ${String(step.rate).padStart(3)}/s: ${(step.writes.total / Math.max(1, step.sent.length)).toFixed(1)} per booking (${Object.entries(step.writes.byKind)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} x${v}`)
+            .join(', ')})`,
+      ),
+      '',
+      'Where the time goes: mean ms per phase, from Temporal histories of up to 16 runs per step (booking: webhook -> the answer activity done;',
+      'floor: signal-with-start -> its normal activity done); phases named by the history event that ends each gap:',
+      ...table(
+        ['phase', ...[...floors.keys()].flatMap((rate) => [`booking ${rate}/s`, `floor ${rate}/s`])],
+        PHASES.map((phase) => [
+          phase,
+          ...[...floors.keys()].flatMap((rate) => {
+            const step = steps.find((st) => st.rate === rate);
+            return [ms(mean(step?.phases.phases.get(phase) ?? [])), ms(mean(floors.get(rate)?.phases.phases.get(phase) ?? []))];
+          }),
+        ]),
+      ),
+      ...[...floors.keys()].flatMap((rate) => {
+        const step = steps.find((st) => st.rate === rate);
+        const line = (label: string, b: Breakdown | undefined) =>
+          b && b.others.size > 0
+            ? [
+                `  "other" of ${label} (mean ms by the event ending the gap): ${[...b.others]
+                  .sort((x, y) => y[1] - x[1])
+                  .slice(0, 4)
+                  .map(([type, sum]) => `${type} ${ms(sum / Math.max(1, b.runs))}`)
+                  .join(', ')}`,
+              ]
+            : [];
+        const las = (label: string, b: Breakdown | undefined) =>
+          b && b.localActivities.size > 0
+            ? [
+                `  local activities of ${label}, their own run time (mean / max ms; from the SDK's markers, which carry a usable schedule time only sometimes): ${[...b.localActivities]
+                  .map(([type, values]) => `${type} ${ms(mean(values))} / ${ms(Math.max(...values))} (n=${values.length})`)
+                  .join(', ')}`,
+              ]
+            : [];
+        return [
+          ...line(`booking ${rate}/s`, step?.phases),
+          ...line(`floor ${rate}/s`, floors.get(rate)?.phases),
+          ...las(`booking ${rate}/s`, step?.phases),
+          ...las(`floor ${rate}/s`, floors.get(rate)?.phases),
+        ];
+      }),
+      '',
+      'CPU during each measurement (cores, averaged over the step, its settle wait included; from /proc): the service process (API, worker and',
+      "sandboxes), the Temporal dev server, PostgreSQL, this bench process (senders, and the floor's worker), and everything else on the machine:",
+      ...table(
+        ['measurement', 'seconds', 'service', 'temporal', 'postgres', 'bench', 'others', 'machine busy', 'iowait %'],
+        [
+          ...steps.flatMap((st) => {
+            const fl = floors.get(st.rate);
+            return [
+              [`booking ${st.rate}/s`, st.cpu],
+              ...(fl ? ([[`floor ${st.rate}/s`, fl.cpu]] as [string, CpuUse][]) : []),
+            ] as [string, CpuUse][];
+          }),
+          [`Onefit ${ONEFIT_RATE}/s`, onefit.cpu] as [string, CpuUse],
+          [`ack ${ACK_RATE}/s sending`, ack.cpu] as [string, CpuUse],
+          ['ack backlog drain', ack.drainCpu] as [string, CpuUse],
+        ].map(([label, c]) => [
+          label,
+          c.seconds.toFixed(0),
+          cores(c.service),
+          cores(c.temporal),
+          cores(c.postgres),
+          cores(c.bench),
+          cores(c.others),
+          `${cores(c.machine)} / ${os.cpus().length}`,
+          c.iowaitPct.toFixed(0),
+        ]),
+      ),
+      '',
+      `Engine floor (bench/floor-workflow.ts on task queue ${FLOOR_TASK_QUEUE}, a worker in the bench process, same Temporal dev server): the booking`,
+      "workflow's happy path without our code: signal-with-start with the same search attributes, 2 local activities (decideRequest, finishRequest),",
+      '1 normal activity (answerAggregator), 1 signal to another workflow, 2 search attribute upserts, the same 10 s linger; activities only record',
+      'the time. In ms from just before signal-with-start:',
+      ...table(
+        ['rate/s', 'n', 'to normal act. p50', 'p95', 'p99', 'to last act. p50', 'p95', 'p99'],
+        [...floors.values()].map((f) => [f.rate, f.answered.n, ms(f.answered.p50), ms(f.answered.p95), ms(f.answered.p99), ms(f.done.p50), ms(f.done.p95), ms(f.done.p99)]),
+      ),
+      ...[...floors.values()].flatMap((f) => (f.errors > 0 ? [`  ${f.rate}/s: ${f.errors} signal-with-start calls failed`] : [])),
+      '',
+      `Onefit (synchronous: the decision is in the webhook answer), ${ONEFIT_RATE} requests/s for ${STEP_SECONDS} s through the Onefit sandbox;`,
+      "durationMs of each delivery's attempt as the sandbox timed it (/__sandbox/deliveries), in ms:",
+      `  ${withFloor('p50', onefit.durations.p50, undefined)}, p95 ${msText(onefit.durations.p95)}, p99 ${msText(onefit.durations.p99)}, max ${msText(onefit.durations.max)}` +
+        loopNote(onefit.loop),
+      `  a decision within Onefit's 1 s: ${onefit.decidedInTime} of ${onefit.sent.length} (${onefit.confirmed} confirmed` +
+        `${onefit.rejected.size > 0 ? `; rejected: ${[...onefit.rejected].map(([k, v]) => `${k} x${v}`).join(', ')}` : ''}); ${onefit.errors} without a delivery record`,
+      "  (the service answers TECHNICAL_ERROR itself when the workflow's decision is not back within SYNCHRONOUS_ANSWER_BUDGET_MS = 800 ms)",
+      ...(onefit.phases && onefit.phases.runs > 0
+        ? [
+            `  where the time goes (mean ms, ${onefit.phases.runs} histories, from the booking at the sandbox to the decision update's completion): ` +
+              PHASES.filter((p) => p !== 'activity dispatched and run (the aggregator call)')
+                .map((p) => `${p} ${ms(mean(onefit.phases?.phases.get(p) ?? []))}`)
+                .join('; ') +
+              [...onefit.phases.localActivities].map(([type, values]) => `; the ${type} local activity itself ${ms(mean(values))}`).join(''),
+          ]
+        : []),
+      '',
+      `Highest sustained rate with p99 (webhook -> RESERVED) under ${TARGET_P99_MS} ms: ${sustained === undefined ? 'none of the rates tried' : `${sustained} requests/s`}` +
+        ` (rates passed: ${passing.map((p) => p.step.rate).join(', ') || 'none'}; stopped: ${stoppedBecause})`,
+      '',
+      `Webhook acknowledgement at ${ACK_RATE} requests/s for ${ACK_SECONDS} s (open loop): signed Wellhub booking-requested webhooks POSTed by the bench`,
+      'process to /webhooks/wellhub, for bookings made beforehand in the Wellhub sandbox (so the answer PATCH finds them); timed in the bench',
+      `process from each request's due time to its HTTP answer:`,
+      `  p50 ${msText(ack.latencies.p50)}, p95 ${msText(ack.latencies.p95)}, p99 ${msText(ack.latencies.p99)}, max ${msText(ack.latencies.max)}; answers: ${[...ack.statuses].map(([k, v]) => `${k} x${v}`).join(', ')}` +
+        `; achieved ${ack.loop.achievedRate.toFixed(0)}/s${loopNote(ack.loop)}`,
+      `  then: ${ack.reserved} of ${ACK_RATE * ACK_SECONDS} RESERVED at the sandbox, the last ${secs(ack.drainMs)} after the first webhook (${ack.throughput.toFixed(1)} bookings/s sustained);` +
+        ` webhook -> RESERVED p50 ${msText(ack.reservedLatency.p50)}, p99 ${msText(ack.reservedLatency.p99)}`,
+    );
+
+    const f = (rate: number) => floors.get(rate)?.answered;
+    out('', 'Summary', `  webhook ack at ${ACK_RATE}/s (bench -> /webhooks/wellhub)   p50 ${msText(ack.latencies.p50)}, p99 ${msText(ack.latencies.p99)}`);
+    for (const { step, stats } of stepStats.filter(({ step }) => FLOOR_RATES.includes(step.rate))) {
+      const fl = f(step.rate);
+      out(
+        `  webhook -> RESERVED at ${String(step.rate).padStart(2)}/s              ${withFloor('p50', stats.p50, fl?.p50)}, ${withFloor('p95', stats.p95, fl?.p95)}, ${withFloor('p99', stats.p99, fl?.p99)}`,
+      );
+    }
+    out(
+      `  webhook ack as the sandboxes timed it    ${stepStats
+        .filter(({ step }) => FLOOR_RATES.includes(step.rate))
+        .map(({ step }) => `${step.rate}/s p50 ${msText(step.ack.p50)} p99 ${msText(step.ack.p99)}`)
+        .join('; ')}`,
+      `  Onefit synchronous answer at ${ONEFIT_RATE}/s          p50 ${msText(onefit.durations.p50)}, p99 ${msText(onefit.durations.p99)}; ${onefit.decidedInTime}/${onefit.sent.length} decided within 1 s`,
+      `  highest sustained rate, p99 < 1 s        ${sustained === undefined ? 'none' : `${sustained} requests/s`} (${stoppedBecause})`,
+      `  throughput after the ${ACK_RATE}/s burst          ${ack.throughput.toFixed(1)} bookings/s RESERVED`,
+    );
+  } catch (error) {
+    if (!interrupted) progress(`failed; last lines of the service log:\n${logTail(stack.logFile)}`);
+    throw error;
+  } finally {
+    await floorHandle?.close().catch(() => undefined);
+    progress('stopping the stack');
+    await stack.stop();
+    if (walDir) rmSync(walDir, { recursive: true, force: true });
+    progress('stack stopped, temporary folder deleted');
+  }
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    progress(`${signal}: stopping the stack`);
+    void Promise.allSettled([floorHandle?.close(), stopAllStacks()]).finally(() => process.exit(code));
+  });
+}
+
+run().then(
+  () => {
+    out('', `Run took ${secs(performance.now() - runStarted)} end to end (stack start and stop included).`);
+    process.stdout.write(`${report.join('\n')}\n`);
+    process.exit(0);
+  },
+  async (error: unknown) => {
+    if (interrupted) return;
+    if (report.length > 0) process.stdout.write(`${report.join('\n')}\n`);
+    progress(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await Promise.allSettled([floorHandle?.close(), stopAllStacks()]);
+    process.exit(1);
+  },
+);

@@ -203,14 +203,27 @@ export function createPartnerAdapter(profile: PartnerProfile, options: PartnerAd
     { name: 'reference', value: reference },
     ...rest,
   ];
-  const bookingCall = (ctx: ConnectionContext, operation: string, booking: BookingRef, action: string, schema: z.ZodType, value: unknown) =>
-    call(ctx, {
-      operation,
-      method: 'POST',
-      path: ['bookings', { name: 'booking_id', value: booking.bookingNumber }, action],
-      body: { schema, value },
-      response: bookingResourceSchema,
-    });
+  /**
+   * A booking's answer or cancellation. A 409 that says the booking is no longer pending (or confirmed) is final: the
+   * aggregator settled it otherwise (expired, cancelled with its session), and asking again would change nothing.
+   */
+  const bookingCall = async (ctx: ConnectionContext, operation: string, booking: BookingRef, action: string, schema: z.ZodType, value: unknown) => {
+    try {
+      return await call(ctx, {
+        operation,
+        method: 'POST',
+        path: ['bookings', { name: 'booking_id', value: booking.bookingNumber }, action],
+        body: { schema, value },
+        response: bookingResourceSchema,
+      });
+    } catch (error) {
+      const code = partnerErrorCode(error);
+      if (error instanceof AggregatorHttpError && (code === 'booking_not_pending' || code === 'booking_not_confirmed')) {
+        throw new AggregatorHttpError(error.aggregator, error.operation, error.status, false, error.aggregatorMessage, undefined, error.body);
+      }
+      throw error;
+    }
+  };
 
   return {
     aggregator,

@@ -51,7 +51,7 @@ export async function startBookingWorld(app: Express, db: Db, options: { aggrega
 
   const company = await request(app).post('/v1/companies').set(bearer(ADMIN_KEY)).send({ name: 'Studio Süd' });
   const key = company.body.apiKey.key as string;
-  const companyId = company.body.id as string;
+  const companyId = (company.body.company as { id: string }).id;
   const venue = await request(app).post('/v1/venues').set(bearer(key)).send({ name: 'Main hall', timeZone: 'Europe/Berlin' });
   const venueId = venue.body.id as string;
   const connectionIds = {} as Record<Aggregator, string>;

@@ -58,31 +58,9 @@ import { createFloorActivities, type FloorTimes } from './floor-activities.js';
 import { FLOOR_SINK_WORKFLOW, FLOOR_WORKFLOW, floorEventSignal, type FloorInput } from './floor-workflow.js';
 import { Api, clearSandboxCalls, countCalls, laneIdle, sandboxCalls, sandboxState, type SyncStatus } from './http.js';
 import { logTail, startStack, stopAllStacks, type Stack } from './stack.js';
+import { fail, intOption, option, percentile } from './options.js';
 
 // --- options --------------------------------------------------------------------------------------------------------
-
-function option(flag: string, envName: string): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? '';
-    if (arg === `--${flag}`) return args[i + 1];
-    if (arg.startsWith(`--${flag}=`)) return arg.slice(flag.length + 3);
-  }
-  return process.env[envName] || undefined;
-}
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
-}
-
-function intOption(flag: string, envName: string, fallback: number, min: number, max: number): number {
-  const raw = option(flag, envName);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) fail(`--${flag} (${envName}) must be an integer from ${min} to ${max}, not "${raw}"`);
-  return value;
-}
 
 const STEP_SECONDS = intOption('step-seconds', 'BENCH_STEP_SECONDS', 10, 2, 600);
 const RATES = (option('rates', 'BENCH_RATES') ?? '5,10,20,30,40,60,80,100,120').split(',').map((r) => Number(r.trim()));
@@ -124,11 +102,6 @@ const progress = (message: string) => process.stderr.write(`[bench ${elapsed()}]
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Nearest-rank percentile of ascending values (Infinity for requests that never completed). */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] as number;
-}
 
 interface Summary {
   n: number;
@@ -241,7 +214,6 @@ async function getJson<T>(url: string): Promise<T> {
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as T;
 }
-
 
 // --- where the CPU went -------------------------------------------------------------------------------------------
 
@@ -1193,7 +1165,6 @@ async function ackStep(stack: Stack, seeded: Seeded): Promise<AckResult> {
   progress(`  ${reserved}/${count} RESERVED, the last ${secs(drainMs)} after the first webhook: ${result.throughput.toFixed(1)} bookings/s`);
   return result;
 }
-
 
 /**
  * With --temporal-sqlite wal: a wrapper around the Temporal CLI that adds the SQLite pragmas, handed to the service

@@ -40,29 +40,9 @@ import { Client, Connection } from '@temporalio/client';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import { Api, clearSandboxCalls, countCalls, laneIdle, sandboxCalls, sandboxState, type RecordedCall, type SyncStatus } from './http.js';
 import { logTail, startStack, stopAllStacks, type Stack } from './stack.js';
+import { intOption, percentile } from './options.js';
 
 // --- options --------------------------------------------------------------------------------------------------------
-
-function option(flag: string, envName: string): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? '';
-    if (arg === `--${flag}`) return args[i + 1];
-    if (arg.startsWith(`--${flag}=`)) return arg.slice(flag.length + 3);
-  }
-  return process.env[envName] || undefined;
-}
-
-function intOption(flag: string, envName: string, fallback: number, min: number, max: number): number {
-  const raw = option(flag, envName);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    console.error(`--${flag} (${envName}) must be an integer from ${min} to ${max}, not "${raw}"`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const RUNS = intOption('runs', 'BENCH_CANCEL_RUNS', 10, 1, 1_000);
 const PER_AGGREGATOR = intOption('per-aggregator', 'BENCH_CANCEL_PER_AGGREGATOR', 10, 1, 200);
@@ -100,11 +80,6 @@ const progress = (message: string) => process.stderr.write(`[bench ${elapsed()}]
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Nearest-rank percentile of ascending values. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] as number;
-}
 
 interface Summary {
   n: number;

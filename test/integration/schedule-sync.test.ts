@@ -40,18 +40,7 @@ async function setUp(options: { connections?: readonly Aggregator[] } = {}) {
   const venueId = venue.body.id as string;
   const connectionIds: Partial<Record<Aggregator, string>> = {};
   for (const aggregator of options.connections ?? AGGREGATORS) {
-    const sandbox = world.sandboxes[aggregator].connection;
-    const created = await request(app)
-      .post(`/v1/venues/${venueId}/connections`)
-      .set(bearer(key))
-      .send({
-        aggregator,
-        status: 'active',
-        apiBaseUrl: world.sandboxes[aggregator].url,
-        externalVenueId: sandbox.externalVenueId,
-        settings: sandbox.settings,
-        credentials: { apiToken: sandbox.apiToken, webhookSecret: sandbox.webhookSecret },
-      });
+    const created = await request(app).post(`/v1/venues/${venueId}/connections`).set(bearer(key)).send(world.connectionBody(aggregator));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     connectionIds[aggregator] = created.body.id as string;
   }

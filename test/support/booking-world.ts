@@ -56,18 +56,7 @@ export async function startBookingWorld(app: Express, db: Db, options: { aggrega
   const venueId = venue.body.id as string;
   const connectionIds = {} as Record<Aggregator, string>;
   for (const aggregator of aggregators) {
-    const sandbox = world.sandboxes[aggregator].connection;
-    const created = await request(app)
-      .post(`/v1/venues/${venueId}/connections`)
-      .set(bearer(key))
-      .send({
-        aggregator,
-        status: 'active',
-        apiBaseUrl: world.sandboxes[aggregator].url,
-        externalVenueId: sandbox.externalVenueId,
-        settings: sandbox.settings,
-        credentials: { apiToken: sandbox.apiToken, webhookSecret: sandbox.webhookSecret },
-      });
+    const created = await request(app).post(`/v1/venues/${venueId}/connections`).set(bearer(key)).send(world.connectionBody(aggregator));
     if (created.status !== 201) throw new Error(`connection ${aggregator}: ${created.status} ${JSON.stringify(created.body)}`);
     connectionIds[aggregator] = created.body.id as string;
   }

@@ -28,6 +28,8 @@ export interface SandboxWorld {
   writes(aggregator: Aggregator): Promise<number>;
   fault(aggregator: Aggregator, rule: Record<string, unknown>): Promise<void>;
   clearFaults(aggregator: Aggregator): Promise<void>;
+  /** The body of `POST /v1/venues/{id}/connections` that links an active connection to this world's sandbox. */
+  connectionBody(aggregator: Aggregator): Record<string, unknown>;
   /** Points every sandbox's webhooks at the service (`<base>/webhooks/<aggregator>`). */
   setWebhookBase(base: string): Promise<void>;
   /** A member books a session the sandbox holds (its id as the aggregator knows it): the webhook is sent. */
@@ -135,6 +137,17 @@ export async function startSandboxWorld(): Promise<SandboxWorld> {
     async clearFaults(aggregator) {
       const res = await fetch(control(aggregator, '/faults'), { method: 'DELETE' });
       if (!res.ok) throw new Error(`DELETE faults: ${res.status}`);
+    },
+    connectionBody(aggregator) {
+      const { connection, url } = sandboxes[aggregator];
+      return {
+        aggregator,
+        status: 'active',
+        apiBaseUrl: url,
+        externalVenueId: connection.externalVenueId,
+        settings: connection.settings,
+        credentials: { apiToken: connection.apiToken, webhookSecret: connection.webhookSecret },
+      };
     },
     async setWebhookBase(base) {
       for (const aggregator of AGGREGATORS) {

@@ -23,7 +23,7 @@ export function presentVenue(row: Selectable<VenuesTable>) {
 /** Secrets are reduced to whether they are set. */
 export function presentConnection(
   row: Selectable<ConnectionsTable>,
-  secretsSet: { apiToken: boolean; webhookSecret: boolean },
+  secretsSet: { apiToken: boolean; webhookSecret: boolean; previousWebhookSecret: boolean },
   effectiveApiBaseUrl: string,
 ) {
   return {

@@ -36,10 +36,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       webhookSecret: creds.webhookSecret !== undefined,
       previousWebhookSecret: creds.previousWebhookSecret !== undefined,
     };
-    return {
-      ...presentConnection(row, secretsSet, endpoints.baseUrlFor(row.aggregator as Aggregator, row.api_base_url)),
-      credentials: secretsSet,
-    };
+    return presentConnection(row, secretsSet, endpoints.baseUrlFor(row.aggregator as Aggregator, row.api_base_url));
   };
 
   /**

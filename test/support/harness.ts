@@ -9,6 +9,7 @@ import type { ActivityDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
+import { startInboxDispatcher } from '../../api/inbox-dispatcher.js';
 import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
@@ -145,17 +146,30 @@ export interface ApiHarness {
  * One test file's database, worker and app: registers the beforeAll that builds them (handing them to `ready`) and
  * the afterAll that takes them down.
  */
-export function useApiHarness(ready: (harness: ApiHarness) => void): void {
+export function useApiHarness(ready: (harness: ApiHarness) => void, options: { inboxDispatcher?: boolean } = {}): void {
   let harness: ApiHarness | undefined;
   let drop: (() => Promise<void>) | undefined;
+  let dispatcher: { stop: () => Promise<void> } | undefined;
   beforeAll(async () => {
     const created = await createTestDatabase();
     drop = created.drop;
     const temporal = await startTemporal(created.db);
     harness = { db: created.db, temporal, app: buildApp(created.db, temporal) };
+    // As `npm start` runs it: webhooks acknowledged while Temporal was too slow (202) are handed over afterwards.
+    if (options.inboxDispatcher) {
+      dispatcher = startInboxDispatcher({
+        db: created.db,
+        adapters: createAdapters(),
+        bookings: temporalBookingRequestControl(temporal.client, { taskQueue: temporal.taskQueue }),
+        logger,
+        intervalMs: 1_000,
+        graceMs: 2_000,
+      });
+    }
     ready(harness);
   });
   afterAll(async () => {
+    await dispatcher?.stop();
     await harness?.temporal.stop();
     await drop?.();
   });

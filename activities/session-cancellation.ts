@@ -34,7 +34,7 @@ export function createSessionCancellationActivities(deps: SyncDeps): SessionCanc
 
     async inFlightRequests({ sessionId }) {
       const rows = await inFlightRequests(db, sessionId);
-      return rows.map((r) => ({ aggregator: r.aggregator as Aggregator, bookingNumber: r.booking_number }));
+      return rows.map((r) => ({ aggregator: r.aggregator as Aggregator, connectionId: r.connection_id, bookingNumber: r.booking_number }));
     },
 
     async cancelAtAggregator(input) {

@@ -115,7 +115,7 @@ export function openBranches(db: Db, sessionId: string) {
 export function inFlightRequests(db: Db, sessionId: string) {
   return db
     .selectFrom('booking_requests')
-    .select(['aggregator', 'booking_number'])
+    .select(['aggregator', 'connection_id', 'booking_number'])
     .where('session_id', '=', sessionId)
     .where('answer', '=', 'pending')
     .execute();

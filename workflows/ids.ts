@@ -4,8 +4,13 @@
  */
 export const workflowIds = {
   activityLifecycle: (activityId: string): string => `activity-lifecycle:${activityId}`,
-  /** One per aggregator booking number: every event about the booking goes to it. */
-  bookingRequest: (aggregator: string, bookingNumber: string): string => `booking:${aggregator}:${bookingNumber}`,
+  /**
+   * One per booking number as received by one connection: every event about the booking goes to it. The number is
+   * the aggregator's, so it means something only within the connection that received it; another company's connection
+   * can never reach this workflow by naming the same number.
+   */
+  bookingRequest: (ref: { aggregator: string; connectionId: string; bookingNumber: string }): string =>
+    `booking:${ref.aggregator}:${ref.connectionId}:${ref.bookingNumber}`,
   /** One per cancelled session; its branches are `<this id>:<aggregator>`. */
   sessionCancellation: (sessionId: string): string => `session-cancellation:${sessionId}`,
 } as const;

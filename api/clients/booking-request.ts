@@ -21,6 +21,13 @@ import {
 import { workflowIds } from '../../workflows/ids.js';
 import { ApiError } from '../errors.js';
 
+/** A booking number, as received by one connection of one aggregator. */
+export interface BookingRef {
+  aggregator: string;
+  connectionId: string;
+  bookingNumber: string;
+}
+
 type BookingRequestWorkflow = (input: BookingRequestInput) => Promise<BookingRequestState>;
 
 /** What the API does to booking request workflows (one per aggregator booking number). */
@@ -35,8 +42,8 @@ export interface BookingRequestControl {
   /** Tells the workflow whether the synchronous answer went out in the webhook response. */
   reportSynchronousAnswer(input: BookingRequestInput, delivered: boolean): Promise<void>;
   /** A backend service's approval or refusal of a held request: 409 when it is not waiting for one. */
-  approve(aggregator: string, bookingNumber: string, approval: ApprovalInput): Promise<RequestAnswerBody>;
-  state(aggregator: string, bookingNumber: string): Promise<BookingRequestState | undefined>;
+  approve(ref: BookingRef, approval: ApprovalInput): Promise<RequestAnswerBody>;
+  state(ref: BookingRef): Promise<BookingRequestState | undefined>;
 }
 
 export function temporalBookingRequestControl(
@@ -47,7 +54,7 @@ export function temporalBookingRequestControl(
   // the dispatcher hands it over.
   const { taskQueue, rpcDeadlineMs = 5_000, deliverDeadlineMs = Math.min(700, rpcDeadlineMs) } = options;
   const startOptions = (input: BookingRequestInput) => ({
-    workflowId: workflowIds.bookingRequest(input.aggregator, input.bookingNumber),
+    workflowId: workflowIds.bookingRequest(input),
     taskQueue,
     args: [input] as [BookingRequestInput],
     typedSearchAttributes: [
@@ -58,7 +65,7 @@ export function temporalBookingRequestControl(
     ],
   });
   const withDeadline = <T>(ms: number, call: () => Promise<T>) => client.connection.withDeadline(Date.now() + ms, call);
-  const handle = (aggregator: string, bookingNumber: string) => client.workflow.getHandle(workflowIds.bookingRequest(aggregator, bookingNumber));
+  const handle = (ref: BookingRef) => client.workflow.getHandle(workflowIds.bookingRequest(ref));
 
   return {
     async deliver(input, event) {
@@ -94,13 +101,13 @@ export function temporalBookingRequestControl(
 
     async reportSynchronousAnswer(input, delivered) {
       await withDeadline(rpcDeadlineMs, () =>
-        handle(input.aggregator, input.bookingNumber).signal(synchronousAnswerSignal, { delivered }),
+        handle(input).signal(synchronousAnswerSignal, { delivered }),
       );
     },
 
-    async approve(aggregator, bookingNumber, approval) {
+    async approve(ref, approval) {
       try {
-        return await withDeadline(rpcDeadlineMs * 3, () => handle(aggregator, bookingNumber).executeUpdate(approvalUpdate, { args: [approval] }));
+        return await withDeadline(rpcDeadlineMs * 3, () => handle(ref).executeUpdate(approvalUpdate, { args: [approval] }));
       } catch (error) {
         if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) {
           const cause = error instanceof WorkflowUpdateFailedError && error.cause instanceof Error ? error.cause.message : undefined;
@@ -110,9 +117,9 @@ export function temporalBookingRequestControl(
       }
     },
 
-    async state(aggregator, bookingNumber) {
+    async state(ref) {
       try {
-        return await withDeadline(rpcDeadlineMs, () => handle(aggregator, bookingNumber).query(bookingRequestStateQuery));
+        return await withDeadline(rpcDeadlineMs, () => handle(ref).query(bookingRequestStateQuery));
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return undefined;
         throw error;

@@ -38,7 +38,7 @@ export function bookingRequestRoutes(db: Db, bookings: BookingRequestControl): A
     if (request.decision !== 'awaiting_approval') {
       throw ApiError.conflict(`the request is not waiting for approval (its decision is ${request.decision})`);
     }
-    await bookings.approve(request.aggregator, request.booking_number, { ...approval, actor });
+    await bookings.approve({ aggregator: request.aggregator, connectionId: request.connection_id, bookingNumber: request.booking_number }, { ...approval, actor });
     return present(found(await requestOfBooking(companyId, bookingId), 'booking request'));
   }
 

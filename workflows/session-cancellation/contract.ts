@@ -55,7 +55,7 @@ export const sessionCancelledSignal = defineSignal('sessionCancelled');
 export interface SessionCancellationActivities {
   /** The branches still to finish; undefined while the cancellation's transaction is not visible (not committed yet). */
   openBranches(input: { sessionId: string }): Promise<{ connectionId: string; aggregator: Aggregator }[] | undefined>;
-  inFlightRequests(input: { sessionId: string }): Promise<{ aggregator: Aggregator; bookingNumber: string }[]>;
+  inFlightRequests(input: { sessionId: string }): Promise<{ aggregator: Aggregator; connectionId: string; bookingNumber: string }[]>;
   /** One attempt at telling one aggregator (bookings one by one where it wants that, then the session). */
   cancelAtAggregator(input: CancellationBranchInput & { attempt: number }): Promise<{ bookingsTold: number }>;
   recordBranchFailure(input: { sessionId: string; connectionId: string; attempts: number; error: string; final: boolean }): Promise<void>;

@@ -84,7 +84,7 @@ export async function sessionCancellationWorkflow(input: SessionCancellationInpu
   const tellInFlight = Promise.all(
     inFlight.map(async (request) => {
       try {
-        await getExternalWorkflowHandle(workflowIds.bookingRequest(request.aggregator, request.bookingNumber)).signal(sessionCancelledSignal);
+        await getExternalWorkflowHandle(workflowIds.bookingRequest(request)).signal(sessionCancelledSignal);
         progress.inFlightRequestsTold += 1;
       } catch (error) {
         log.info('booking request workflow not running', { bookingNumber: request.bookingNumber, error: failureOf(error).message });

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { AggregatorHttpError } from '../aggregators/http.js';
 import type { AggregatorEndpoints } from '../aggregators/registry.js';
 import { toTemporalFailure } from '../aggregators/temporal-failure.js';
@@ -12,6 +12,7 @@ import {
   readActivityForSync,
   readActivityPublication,
   readConnection,
+  readCountFacts,
   readSessionPublications,
   readSessionsInHorizon,
   writeActivityPublication,
@@ -19,6 +20,7 @@ import {
 } from '../db/sync-state.js';
 import type { Db } from '../db/index.js';
 import { remoteFingerprint } from '../domain/fingerprint.js';
+import { aggregatorOffer } from '../domain/free-spots.js';
 import { activityListing, nextHorizonEntry, sessionListing, type ActivityFacts } from '../domain/listing.js';
 import type { Aggregator } from '../domain/model.js';
 import { formatInOffset } from '../domain/time.js';
@@ -37,9 +39,24 @@ export interface SyncDeps {
   now?: () => Date;
 }
 
-async function sessionCancelled(db: Db, sessionId: string): Promise<boolean> {
-  const row = await db.selectFrom('sessions').select('status').where('id', '=', sessionId).executeTakeFirst();
-  return row?.status === 'cancelled';
+type CountWrite = Extract<SyncOp, { kind: 'create_session' | 'update_session' | 'patch_counts' }>;
+
+const isCountWrite = (op: SyncOp): op is CountWrite => op.kind === 'create_session' || op.kind === 'update_session' || op.kind === 'patch_counts';
+
+const countsOf = (op: CountWrite) => (op.kind === 'patch_counts' ? op : op.listing);
+
+/**
+ * Heartbeats, and stops the pass once Temporal has given up on this attempt (cancelled, or timed out and retried
+ * elsewhere): an attempt that kept writing beside its retry could land an older count after a newer one. Every
+ * call to the aggregator is preceded by this check, and a retry starts from what the ledger records as sent.
+ */
+function stopIfCancelled(next: string): void {
+  const context = Context.current();
+  context.heartbeat({ next });
+  const { cancellationSignal } = context;
+  if (!cancellationSignal.aborted) return;
+  const reason: unknown = cancellationSignal.reason;
+  throw reason instanceof CancelledFailure ? reason : new CancelledFailure(typeof reason === 'string' ? reason : 'CANCELLED');
 }
 
 /** A refusal for good: the aggregator answered a 4xx, or the request could not be built from our data. */
@@ -191,16 +208,19 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
       });
 
       let externalActivity = activityExternalId;
-      for (const op of ops) {
-        Context.current().heartbeat({ op: op.kind });
-        // A session the studio cancelled since the plan was made belongs to the cancellation fan-out now.
-        if ((op.kind === 'create_session' || op.kind === 'update_session' || op.kind === 'patch_counts') && (await sessionCancelled(db, op.sessionId))) {
-          continue;
-        }
+      /** Sessions this pass created, by our id: their count follow-ups need the aggregator's id. */
+      const createdSessions = new Map<string, string>();
+      for (const planned of ops) {
+        stopIfCancelled(planned.kind);
+        // A pass can take minutes (one call at a time, a slow aggregator): the counts planned at its start may be
+        // stale by now, so every write that carries counts takes them from the ledger as it goes out.
+        const op = isCountWrite(planned) ? await withFreshCounts(planned) : planned;
+        if (op === undefined) continue;
         try {
           externalActivity = await apply(op, externalActivity);
           report.writes += 1;
           report.ops[op.kind] = (report.ops[op.kind] ?? 0) + 1;
+          if (isCountWrite(op)) await followBookings(op);
         } catch (error) {
           if (!refusedForGood(error)) {
             const failure = toTemporalFailure(error);
@@ -234,6 +254,55 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
       }
       return report;
 
+      /**
+       * The op with the session's counts as the ledger holds them now; undefined when there is nothing to send: the
+       * studio cancelled the session since the plan was made (it belongs to the cancellation fan-out now). A count
+       * patch is still sent when the fresh counts equal what was last pushed: a reconciliation plans it to repair
+       * what the aggregator holds.
+       */
+      async function withFreshCounts(op: CountWrite): Promise<CountWrite | undefined> {
+        const counts = await freshCounts(op.sessionId);
+        if (counts === undefined) return undefined;
+        if (op.kind !== 'patch_counts') return { ...op, listing: { ...op.listing, ...counts } };
+        return { ...op, ...counts };
+      }
+
+      async function freshCounts(sessionId: string) {
+        const row = await readCountFacts(db, sessionId, aggregator);
+        if (!row || row.status === 'cancelled') return undefined;
+        const offer = aggregatorOffer({
+          maxParticipants: row.max_participants,
+          capacityOverride: row.capacity_override,
+          aggregatorLimit: row.aggregator_limit,
+          aggregatorLimitOverride: row.aggregator_limit_override,
+          quota: row.quota ?? undefined,
+          booked: bookedFor(row.bookedBy, aggregator),
+        });
+        return { totalCapacity: offer.totalCapacity, totalBooked: offer.totalBooked };
+      }
+
+      /**
+       * A booking that lands while a count is on its way to the aggregator is not in what was sent. Once the write
+       * is answered the ledger is read again and the count sent again until they agree, so the pass that wrote a
+       * count never leaves a free spot at the aggregator that the ledger no longer has. Bounded: a session booked
+       * faster than the aggregator answers is left to the pass its booking's signal asks for.
+       */
+      async function followBookings(sent: CountWrite): Promise<void> {
+        let sentCounts = countsOf(sent);
+        for (let round = 0; round < 3; round += 1) {
+          stopIfCancelled('patch_counts');
+          const now = await freshCounts(sent.sessionId);
+          if (now === undefined || (now.totalCapacity === sentCounts.totalCapacity && now.totalBooked === sentCounts.totalBooked)) return;
+          const externalId = sent.kind === 'create_session' ? createdSessions.get(sent.sessionId) : sent.externalId;
+          if (externalId === undefined) return;
+          const again: CountWrite = { kind: 'patch_counts', sessionId: sent.sessionId, externalId, totalCapacity: now.totalCapacity, totalBooked: now.totalBooked };
+          await apply(again, externalActivity);
+          report.writes += 1;
+          report.ops.patch_counts = (report.ops.patch_counts ?? 0) + 1;
+          sentCounts = countsOf(again);
+        }
+      }
+
       /** Sends one op and records it at once, so a retry of this activity resumes where it stopped. */
       async function apply(op: SyncOp, classId: string | null): Promise<string | null> {
         switch (op.kind) {
@@ -252,6 +321,7 @@ export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActi
           case 'create_session': {
             if (classId === null) throw new Error('a session cannot be created before its activity');
             const { externalId } = await adapter.createSession(ctx, classId, op.listing);
+            createdSessions.set(op.sessionId, externalId);
             await writeSessionPublication(db, op.sessionId, connectionId, {
               externalId,
               fingerprint: op.fingerprint,

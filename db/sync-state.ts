@@ -169,3 +169,29 @@ export async function publishedCounts(db: Db, activityId: string, connectionId: 
     .executeTakeFirstOrThrow();
   return Number(row.sessions);
 }
+
+/**
+ * What one session's free spots at one connection are computed from, read at the moment a count is written: the
+ * session (its status and overrides), the activity's capacity and limit, this aggregator's quota, the spot-holding
+ * bookings per channel. Undefined when the session is gone.
+ */
+export async function readCountFacts(db: Db, sessionId: string, aggregator: string) {
+  const [row, booked] = await Promise.all([
+    db
+      .selectFrom('sessions')
+      .innerJoin('activities', 'activities.id', 'sessions.activity_id')
+      .leftJoin('activity_aggregator_quotas as q', (join) => join.onRef('q.activity_id', '=', 'activities.id').on('q.aggregator', '=', aggregator))
+      .select([
+        'sessions.status',
+        'sessions.capacity_override',
+        'sessions.aggregator_limit_override',
+        'activities.max_participants',
+        'activities.aggregator_limit',
+        'q.quota',
+      ])
+      .where('sessions.id', '=', sessionId)
+      .executeTakeFirst(),
+    bookingCounts(db, [sessionId]),
+  ]);
+  return row && { ...row, bookedBy: booked.get(sessionId) ?? new Map<string, number>() };
+}

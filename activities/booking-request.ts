@@ -5,6 +5,7 @@ import {
   decideAggregatorRequest,
   finishAggregatorRequest,
   markInboxOutcomes,
+  readSynchronousResponse,
   recordApproval,
   waitingEvents,
   type RequestView,
@@ -49,13 +50,13 @@ export function createBookingRequestActivities(deps: SyncDeps): BookingRequestAc
         synchronous: input.answersSynchronously,
         now: now(),
       });
-      const waiting = (await waitingEvents(deps.db, input.aggregator, input.bookingNumber)) as BookingEvent[];
+      const waiting = (await waitingEvents(deps.db, input)) as BookingEvent[];
       return present(view, view.known, waiting);
     },
 
-    async recordApproval({ aggregator, bookingNumber, approval }) {
+    async recordApproval({ connectionId, bookingNumber, approval }) {
       const view = await recordApproval(deps.db, {
-        aggregator,
+        connectionId,
         bookingNumber,
         approve: approval.approve,
         reason: approval.reason,
@@ -103,9 +104,9 @@ export function createBookingRequestActivities(deps: SyncDeps): BookingRequestAc
       await finishAggregatorRequest(deps.db, input);
     },
 
-    async applyMemberEvent({ aggregator, bookingNumber, event }) {
+    async applyMemberEvent({ aggregator, connectionId, bookingNumber, event }) {
       if (event.type === 'booking_requested') throw ApplicationFailure.nonRetryable('not a member event', 'BadEvent');
-      const result = await applyMemberEvent(deps.db, { aggregator, bookingNumber, type: event.type, late: event.late === true });
+      const result = await applyMemberEvent(deps.db, { aggregator, connectionId, bookingNumber, type: event.type, late: event.late === true });
       return {
         outcome: result.outcome,
         detail: result.detail,
@@ -115,8 +116,12 @@ export function createBookingRequestActivities(deps: SyncDeps): BookingRequestAc
       };
     },
 
-    async markEvents({ aggregator, outcomes }) {
-      await markInboxOutcomes(deps.db, aggregator, outcomes);
+    async markEvents({ connectionId, outcomes }) {
+      await markInboxOutcomes(deps.db, connectionId, outcomes);
+    },
+
+    async readSynchronousResponse(ref) {
+      return readSynchronousResponse(deps.db, ref);
     },
   };
 }

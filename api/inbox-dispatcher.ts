@@ -38,19 +38,19 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
         .where('id', '=', row.connection_id as string)
         .executeTakeFirst();
       if (!adapter || !connection) {
-        await markInboxOutcomes(db, row.aggregator, [{ eventId: row.event_id, outcome: 'dropped: its connection is gone' }]);
-        await markInboxDispatched(db, row.aggregator, row.event_id);
+        await markInboxOutcomes(db, row.connection_id as string, [{ eventId: row.event_id, outcome: 'dropped: its connection is gone' }]);
+        await markInboxDispatched(db, { connectionId: row.connection_id as string, eventId: row.event_id });
         continue;
       }
       const event = row.payload as BookingEvent;
       if (adapter.capabilities.answersBookingsSynchronously && event.type === 'booking_requested') {
         // Its answer was due in the webhook response, which never came: the aggregator has rejected it already.
-        await markInboxOutcomes(db, row.aggregator, [{ eventId: row.event_id, outcome: 'expired at the aggregator: not answered in time' }]);
-        await markInboxDispatched(db, row.aggregator, row.event_id);
+        await markInboxOutcomes(db, connection.id, [{ eventId: row.event_id, outcome: 'expired at the aggregator: not answered in time' }]);
+        await markInboxDispatched(db, { connectionId: connection.id, eventId: row.event_id });
         continue;
       }
       await bookings.deliver(requestInput(adapter, connection, row.booking_number as string), event);
-      await markInboxDispatched(db, row.aggregator, row.event_id);
+      await markInboxDispatched(db, { connectionId: connection.id, eventId: row.event_id });
       handed += 1;
     }
     if (handed > 0) logger.info({ handed }, 'inbox events handed to their booking workflows');

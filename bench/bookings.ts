@@ -54,6 +54,7 @@ import { signWellhubBody, WELLHUB_SIGNATURE_HEADER } from '../aggregators/wellhu
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import { pinnedCliPath } from '../temporal/binaries.js';
 import { SA } from '../temporal/search-attributes.js';
+import { workflowIds } from '../workflows/ids.js';
 import { createFloorActivities, type FloorTimes } from './floor-activities.js';
 import { FLOOR_SINK_WORKFLOW, FLOOR_WORKFLOW, floorEventSignal, type FloorInput } from './floor-workflow.js';
 import { Api, clearSandboxCalls, countCalls, laneIdle, sandboxCalls, sandboxState, type SyncStatus } from './http.js';
@@ -555,8 +556,15 @@ interface BenchSession {
 
 interface Seeded {
   api: Api;
+  connectionIds: Record<Aggregator, string>;
   activityId: string;
   sessions: BenchSession[];
+}
+
+/** The booking workflow of a sent request's key (`<aggregator>:<booking number>`), on the seeded connection. */
+function bookingWorkflowId(seeded: Seeded, key: string): string {
+  const [aggregator, ...number] = key.split(':');
+  return workflowIds.bookingRequest({ aggregator: aggregator as Aggregator, connectionId: seeded.connectionIds[aggregator as Aggregator], bookingNumber: number.join(':') });
 }
 
 async function syncStatus(api: Api, activityId: string): Promise<SyncStatus> {
@@ -580,9 +588,10 @@ async function seed(stack: Stack): Promise<Seeded> {
   const created = await admin.call<{ apiKey: { key: string } }>('POST', '/v1/companies', { name: 'Bench Bookings Studio' });
   const api = admin.withKey(created.apiKey.key);
   const venue = await api.call<{ id: string }>('POST', '/v1/venues', { name: 'Bench hall', timeZone: TIME_ZONE });
+  const connectionIds = {} as Record<Aggregator, string>;
   for (const aggregator of AGGREGATORS) {
     const wellhub = aggregator === 'wellhub';
-    const connection = await api.call<{ effectiveApiBaseUrl: string }>('POST', `/v1/venues/${venue.id}/connections`, {
+    const connection = await api.call<{ id: string; effectiveApiBaseUrl: string }>('POST', `/v1/venues/${venue.id}/connections`, {
       aggregator,
       status: 'active',
       externalVenueId: wellhub ? WELLHUB_GYM : partnerVenue(aggregator),
@@ -592,6 +601,7 @@ async function seed(stack: Stack): Promise<Seeded> {
     if (connection.effectiveApiBaseUrl !== stack.sandboxUrls[aggregator]) {
       throw new Error(`the ${aggregator} connection calls ${connection.effectiveApiBaseUrl}, not the sandbox at ${stack.sandboxUrls[aggregator]}`);
     }
+    connectionIds[aggregator] = connection.id;
   }
   // The service points the sandboxes' webhooks at its API when it starts them; say so explicitly all the same.
   for (const aggregator of AGGREGATORS) await putJson(`${stack.sandboxUrls[aggregator]}/__sandbox/webhook`, { url: `${stack.apiUrl}/webhooks/${aggregator}` });
@@ -639,7 +649,7 @@ async function seed(stack: Stack): Promise<Seeded> {
     if (!slot) throw new Error(`Wellhub holds no slot for session ${session.sessionId}`);
     session.wellhubSlotId = slot.id;
   }
-  return { api, activityId: activity.id, sessions };
+  return { api, connectionIds, activityId: activity.id, sessions };
 }
 
 // --- booking steps --------------------------------------------------------------------------------------------------
@@ -765,7 +775,7 @@ async function bookingStep(stack: Stack, seeded: Seeded, client: Client, rate: n
       if (outcome?.status === 'reserved' && outcome.reservedAt !== undefined) {
         reserved += 1;
         latency = outcome.reservedAt - outcome.requestedAt;
-        runs.push({ workflowId: `booking:${s.key}`, requestedAt: outcome.requestedAt });
+        runs.push({ workflowId: bookingWorkflowId(seeded, s.key), requestedAt: outcome.requestedAt });
       } else {
         count(`${s.aggregator} ${outcome?.detail ?? 'unknown'}${outcome?.status === 'pending' ? ` after ${secs(SETTLE_TIMEOUT_MS)}` : ''}`);
       }
@@ -884,7 +894,7 @@ async function onefitStep(stack: Stack, seeded: Seeded, client: Client | undefin
     const outcomes = await readOutcomes(stack, ['onefit']);
     result.phases = await breakdown(
       client,
-      sent.flatMap((s) => (s.key ? [{ workflowId: `booking:${s.key}`, requestedAt: outcomes.get(s.key)?.requestedAt }] : [])),
+      sent.flatMap((s) => (s.key ? [{ workflowId: bookingWorkflowId(seeded, s.key), requestedAt: outcomes.get(s.key)?.requestedAt }] : [])),
       16,
       'update',
     );

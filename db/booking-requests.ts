@@ -49,7 +49,17 @@ export interface DecideInput {
 
 type Trx = Transaction<Database>;
 
-async function readRequest(db: Db | Trx, aggregator: string, bookingNumber: string): Promise<RequestView | undefined> {
+/**
+ * A booking number, as received by one connection. Every lookup below takes it whole: an aggregator's number means
+ * something only within the connection that received it, so a company signing events with its own connection's secret
+ * can never reach a booking of another connection by naming its number.
+ */
+export interface ConnectionBookingRef {
+  connectionId: string;
+  bookingNumber: string;
+}
+
+async function readRequest(db: Db | Trx, ref: ConnectionBookingRef): Promise<RequestView | undefined> {
   const row = await db
     .selectFrom('booking_requests')
     .leftJoin('sessions', 'sessions.id', 'booking_requests.session_id')
@@ -65,8 +75,8 @@ async function readRequest(db: Db | Trx, aggregator: string, bookingNumber: stri
       'activities.id as activity_id',
       'activities.allow_aggregator_bookings',
     ])
-    .where('booking_requests.aggregator', '=', aggregator)
-    .where('booking_requests.booking_number', '=', bookingNumber)
+    .where('booking_requests.connection_id', '=', ref.connectionId)
+    .where('booking_requests.booking_number', '=', ref.bookingNumber)
     .executeTakeFirst();
   if (!row) return undefined;
   return {
@@ -126,7 +136,7 @@ export async function matchOrCreateCustomer(
 
 /** Decides a request and holds its spot (or records the rejection), once per booking number. */
 export async function decideAggregatorRequest(db: Db, input: DecideInput): Promise<RequestView & { known: boolean }> {
-  const known = await readRequest(db, input.aggregator, input.bookingNumber);
+  const known = await readRequest(db, input);
   if (known) return { ...known, known: true };
 
   await db.transaction().execute(async (trx) => {
@@ -140,8 +150,11 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
       .where('sessions.venue_id', '=', input.venueId)
       .executeTakeFirst();
     const customerId = await matchOrCreateCustomer(trx, { companyId: input.companyId, aggregator: input.aggregator, member: input.member });
+    // Read in the decision's transaction: a connection paused a moment ago takes no new booking.
+    const connection = await trx.selectFrom('connections').select('status').where('id', '=', input.connectionId).executeTakeFirstOrThrow();
+    const rules = { connectionStatus: connection.status, answersSynchronously: input.synchronous };
 
-    let decision: BookingDecision = { outcome: 'reject', reason: 'CLASS_NOT_FOUND', message: 'the session does not exist' };
+    let decision: BookingDecision = decideBooking({ ...rules, session: undefined, alreadyBooked: false, freeForAggregator: 0, now: input.now });
     let sessionId: string | null = null;
     if (published) {
       // The lock that serializes every reservation of this session (see the comment at the top of this file).
@@ -194,6 +207,7 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
         booked: { total: Number(held.total), aggregators: Number(held.aggregators), thisAggregator: Number(held.mine) },
       });
       decision = decideBooking({
+        ...rules,
         session: {
           status: session.status,
           startsAt: session.starts_at,
@@ -206,13 +220,6 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
         freeForAggregator: offer.free,
         now: input.now,
       });
-      if (decision.outcome === 'hold_for_approval' && input.synchronous) {
-        decision = {
-          outcome: 'reject',
-          reason: 'USAGE_RESTRICTION',
-          message: 'the activity needs the studio to approve each booking, which this aggregator cannot wait for',
-        };
-      }
     }
 
     let bookingId: string | null = null;
@@ -226,6 +233,7 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
           customer_id: customerId,
           source: input.aggregator,
           aggregator_booking_number: input.bookingNumber,
+          connection_id: input.connectionId,
           status,
           status_reason: decision.outcome === 'reject' ? decision.reason : null,
           product: input.aggregator,
@@ -268,7 +276,7 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
       })
       .execute();
   });
-  const view = await readRequest(db, input.aggregator, input.bookingNumber);
+  const view = await readRequest(db, input);
   if (!view) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} vanished after its decision`);
   return { ...view, known: false };
 }
@@ -276,7 +284,7 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
 /** A backend service's approval of a held request: awaiting_approval → reserve, or → reject (the spot is freed later). */
 export async function recordApproval(
   db: Db,
-  input: { aggregator: string; bookingNumber: string; approve: boolean; reason?: RejectReason | undefined; message?: string | undefined },
+  input: ConnectionBookingRef & { approve: boolean; reason?: RejectReason | undefined; message?: string | undefined },
 ): Promise<RequestView> {
   await db
     .updateTable('booking_requests')
@@ -286,12 +294,12 @@ export async function recordApproval(
       message: input.approve ? null : (input.message ?? 'the studio declined the booking'),
       updated_at: new Date(),
     })
-    .where('aggregator', '=', input.aggregator)
+    .where('connection_id', '=', input.connectionId)
     .where('booking_number', '=', input.bookingNumber)
     .where('decision', '=', 'awaiting_approval')
     .execute();
-  const view = await readRequest(db, input.aggregator, input.bookingNumber);
-  if (!view) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} not found`);
+  const view = await readRequest(db, input);
+  if (!view) throw new Error(`booking request ${input.connectionId}:${input.bookingNumber} not found`);
   return view;
 }
 
@@ -315,9 +323,8 @@ async function moveBooking(trx: Trx, bookingId: string, from: BookingStatus, to:
  */
 export async function finishAggregatorRequest(
   db: Db,
-  input: {
+  input: ConnectionBookingRef & {
     aggregator: string;
-    bookingNumber: string;
     decision: 'reserve' | 'reject';
     reason?: RejectReason | undefined;
     message?: string | undefined;
@@ -331,7 +338,7 @@ export async function finishAggregatorRequest(
     const request = await trx
       .selectFrom('booking_requests')
       .selectAll()
-      .where('aggregator', '=', input.aggregator)
+      .where('connection_id', '=', input.connectionId)
       .where('booking_number', '=', input.bookingNumber)
       .forUpdate()
       .executeTakeFirst();
@@ -367,19 +374,22 @@ export async function finishAggregatorRequest(
         last_error: input.lastError ?? null,
         updated_at: new Date(),
       })
-      .where('aggregator', '=', input.aggregator)
+      .where('connection_id', '=', input.connectionId)
       .where('booking_number', '=', input.bookingNumber)
       .execute();
     if (input.eventIds !== undefined && input.eventIds.length > 0) {
       await trx
         .updateTable('webhook_inbox')
         .set({ outcome: 'applied', processed_at: new Date() })
-        .where('aggregator', '=', input.aggregator)
+        .where('connection_id', '=', input.connectionId)
         .where('event_id', 'in', input.eventIds)
         .execute();
     }
   });
 }
+
+/** Why an event changed nothing although its number exists: another connection received that number. */
+export const FOREIGN_NUMBER = 'another connection received this booking number: nothing of it was read or changed';
 
 export interface MemberEventOutcome {
   outcome: 'applied' | 'waiting_for_request' | 'ignored';
@@ -390,13 +400,28 @@ export interface MemberEventOutcome {
 }
 
 /**
+ * Whether another connection of the same aggregator received this number. Used only to record why an event changed
+ * nothing; the other connection's booking is neither returned nor touched.
+ */
+async function heldByAnotherConnection(trx: Trx, input: ConnectionBookingRef & { aggregator: Aggregator }): Promise<boolean> {
+  const other = await trx
+    .selectFrom('booking_requests')
+    .select('connection_id')
+    .where('aggregator', '=', input.aggregator)
+    .where('booking_number', '=', input.bookingNumber)
+    .where('connection_id', '<>', input.connectionId)
+    .executeTakeFirst();
+  return other !== undefined;
+}
+
+/**
  * A member's cancellation (late or not) or check-in, reported by the aggregator. A booking we have not seen yet
  * leaves the event waiting in the inbox for its request; a booking in a state the event does not fit is left as it
  * is, and the reason is returned for the log.
  */
 export async function applyMemberEvent(
   db: Db,
-  input: { aggregator: Aggregator; bookingNumber: string; type: 'booking_cancelled' | 'checked_in'; late: boolean },
+  input: ConnectionBookingRef & { aggregator: Aggregator; type: 'booking_cancelled' | 'checked_in'; late: boolean },
 ): Promise<MemberEventOutcome> {
   return db.transaction().execute(async (trx) => {
     const booking = await trx
@@ -404,11 +429,19 @@ export async function applyMemberEvent(
       .innerJoin('sessions', 'sessions.id', 'bookings.session_id')
       .innerJoin('activities', 'activities.id', 'sessions.activity_id')
       .select(['bookings.id', 'bookings.status', 'bookings.session_id', 'activities.id as activity_id', 'activities.allow_aggregator_bookings'])
-      .where('bookings.source', '=', input.aggregator)
+      .where('bookings.connection_id', '=', input.connectionId)
       .where('bookings.aggregator_booking_number', '=', input.bookingNumber)
       .forUpdate('bookings')
       .executeTakeFirst();
     if (!booking) {
+      if (await heldByAnotherConnection(trx, input)) {
+        // A signed event naming a number that another connection received: a forgery by the signer, or its mistake.
+        // Nothing of the other connection is read or changed, and the sender's answer is the one any unknown number
+        // gets, so it learns nothing of other companies' bookings. The event still waits for a request of its own
+        // connection: refusing it outright would let a forged request sent first for a future number make the real
+        // connection's early cancellation be refused.
+        return { outcome: 'waiting_for_request', detail: FOREIGN_NUMBER, sessionId: null, activityId: null, offered: false };
+      }
       return { outcome: 'waiting_for_request', detail: 'no booking with this number yet', sessionId: null, activityId: null, offered: false };
     }
     const where = { sessionId: booking.session_id, activityId: booking.activity_id, offered: booking.allow_aggregator_bookings };
@@ -427,7 +460,7 @@ export async function applyMemberEvent(
       await trx
         .updateTable('booking_requests')
         .set({ decision: 'reject', reason: 'GENERAL_ERROR', message: 'cancelled by the member before the answer', answer: 'not_needed', updated_at: new Date() })
-        .where('aggregator', '=', input.aggregator)
+        .where('connection_id', '=', input.connectionId)
         .where('booking_number', '=', input.bookingNumber)
         .execute();
       return { outcome: 'applied', detail: 'cancelled before the answer', ...where };
@@ -448,7 +481,10 @@ export function findWebhookConnection(db: Db, aggregator: string, externalVenueI
     .executeTakeFirst();
 }
 
-/** Records a verified event once; `duplicate` when its id was seen before (a redelivery or a concurrent copy). */
+/**
+ * Records a verified event once; `duplicate` when this connection has seen its id before (a redelivery or a
+ * concurrent copy). Keyed by the connection, so another company's event can never be taken for a copy of this one.
+ */
 export async function recordInboxEvent(
   db: Db,
   input: { aggregator: string; eventId: string; eventType: string; connectionId: string; bookingNumber: string; payload: unknown },
@@ -463,40 +499,75 @@ export async function recordInboxEvent(
       booking_number: input.bookingNumber,
       payload: JSON.stringify(input.payload),
     })
-    .onConflict((oc) => oc.columns(['aggregator', 'event_id']).doNothing())
+    .onConflict((oc) => oc.columns(['connection_id', 'event_id']).doNothing())
     .returning('id')
     .executeTakeFirst();
   return { duplicate: inserted === undefined };
 }
 
-export async function markInboxDispatched(db: Db, aggregator: string, eventId: string): Promise<void> {
+/** One event in the inbox, as received by one connection. */
+export interface InboxEventRef {
+  connectionId: string;
+  eventId: string;
+}
+
+export async function markInboxDispatched(db: Db, ref: InboxEventRef): Promise<void> {
   await db
     .updateTable('webhook_inbox')
     .set({ dispatched_at: new Date() })
-    .where('aggregator', '=', aggregator)
-    .where('event_id', '=', eventId)
+    .where('connection_id', '=', ref.connectionId)
+    .where('event_id', '=', ref.eventId)
     .where('dispatched_at', 'is', null)
     .execute();
 }
 
-export async function markInboxOutcomes(db: Db, aggregator: string, outcomes: { eventId: string; outcome: string }[]): Promise<void> {
-  for (const { eventId, outcome } of outcomes) {
+export async function markInboxOutcomes(
+  db: Db,
+  connectionId: string,
+  outcomes: { eventId: string; outcome: string; detail?: string | undefined }[],
+): Promise<void> {
+  for (const { eventId, outcome, detail } of outcomes) {
     await db
       .updateTable('webhook_inbox')
-      .set({ outcome, processed_at: outcome === 'waiting_for_request' ? null : new Date() })
-      .where('aggregator', '=', aggregator)
+      .set({ outcome, outcome_detail: detail ?? null, processed_at: outcome === 'waiting_for_request' ? null : new Date() })
+      .where('connection_id', '=', connectionId)
       .where('event_id', '=', eventId)
       .execute();
   }
 }
 
+/**
+ * Whether a synchronous answer (the decision in the webhook response) went out completely and in time. Written by the
+ * webhook route once its response has closed; read by the booking workflow as it finishes, so the outcome survives a
+ * lost signal, a workflow that had not started yet, or an API process that died right after answering.
+ */
+export async function recordSynchronousResponse(db: Db, ref: InboxEventRef, delivered: boolean): Promise<void> {
+  await db
+    .updateTable('webhook_inbox')
+    .set({ response_delivered: delivered })
+    .where('connection_id', '=', ref.connectionId)
+    .where('event_id', '=', ref.eventId)
+    .execute();
+}
+
+/** undefined: the webhook route has not recorded it (yet, or ever: it died before the response closed). */
+export async function readSynchronousResponse(db: Db, ref: InboxEventRef): Promise<boolean | undefined> {
+  const row = await db
+    .selectFrom('webhook_inbox')
+    .select('response_delivered')
+    .where('connection_id', '=', ref.connectionId)
+    .where('event_id', '=', ref.eventId)
+    .executeTakeFirst();
+  return row?.response_delivered ?? undefined;
+}
+
 /** Events of a booking that came before its request and wait for it (their payload is the normalized event). */
-export async function waitingEvents(db: Db, aggregator: string, bookingNumber: string): Promise<unknown[]> {
+export async function waitingEvents(db: Db, ref: ConnectionBookingRef): Promise<unknown[]> {
   const rows = await db
     .selectFrom('webhook_inbox')
     .select('payload')
-    .where('aggregator', '=', aggregator)
-    .where('booking_number', '=', bookingNumber)
+    .where('connection_id', '=', ref.connectionId)
+    .where('booking_number', '=', ref.bookingNumber)
     .where('outcome', '=', 'waiting_for_request')
     .orderBy('id')
     .execute();

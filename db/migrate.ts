@@ -5,6 +5,9 @@ import * as m0002 from './migrations/0002_sync_state.js';
 import * as m0003 from './migrations/0003_customer_erasure.js';
 import * as m0004 from './migrations/0004_booking_requests.js';
 import * as m0005 from './migrations/0005_session_cancellations.js';
+import * as m0006 from './migrations/0006_connection_scoped_bookings.js';
+import * as m0007 from './migrations/0007_cancellation_sweep.js';
+import * as m0008 from './migrations/0008_lifecycle_outbox.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they work the same from TypeScript sources,
@@ -16,6 +19,9 @@ const migrations: Record<string, Migration> = {
   '0003_customer_erasure': m0003,
   '0004_booking_requests': m0004,
   '0005_session_cancellations': m0005,
+  '0006_connection_scoped_bookings': m0006,
+  '0007_cancellation_sweep': m0007,
+  '0008_lifecycle_outbox': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

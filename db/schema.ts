@@ -128,6 +128,8 @@ export interface BookingsTable {
   customer_id: string;
   source: BookingSource;
   aggregator_booking_number: string | null;
+  /** The connection that received an aggregator booking's number (null for direct bookings). */
+  connection_id: Generated<string | null>;
   status: BookingStatus;
   status_reason: string | null;
   product: string | null;
@@ -164,6 +166,10 @@ export interface WebhookInboxTable {
   dispatched_at: Date | null;
   /** What its processing did, e.g. "applied", "waiting_for_request", "ignored: booking is rejected". */
   outcome: string | null;
+  /** A synchronous answer in the webhook response: whether it went out in time (null: not answered that way, or not known). */
+  response_delivered: Generated<boolean | null>;
+  /** Why the outcome is what it is, when it is not plain (an event naming a number another connection received). */
+  outcome_detail: Generated<string | null>;
 }
 
 export type RequestDecision = 'awaiting_approval' | 'reserve' | 'reject';
@@ -250,6 +256,8 @@ export interface SessionCancellationsTable {
   bookings_cancelled: Generated<number>;
   requested_at: CreatedAt;
   completed_at: Date | null;
+  /** When a sweep last made sure a workflow carries this open cancellation. */
+  swept_at: Date | null;
 }
 
 export type CancellationBranchStatus = 'pending' | 'retrying' | 'done' | 'failed';
@@ -266,6 +274,20 @@ export interface SessionCancellationBranchesTable {
 }
 
 export type SyncReason = 'start' | 'change' | 'periodic';
+
+/** A change the activity lifecycle must hear of, kept until the signal has reached Temporal (the relay retries it). */
+export interface LifecycleOutboxTable {
+  id: Generated<string>;
+  company_id: string;
+  venue_id: string;
+  activity_id: string;
+  change_kind: 'activity' | 'session' | 'booking' | 'connection';
+  change_id: string;
+  created_at: CreatedAt;
+  due_at: Generated<Date>;
+  attempts: Generated<number>;
+  last_error: string | null;
+}
 
 export interface Database {
   companies: CompaniesTable;
@@ -286,6 +308,7 @@ export interface Database {
   activity_publications: ActivityPublicationsTable;
   session_publications: SessionPublicationsTable;
   activity_lifecycles: ActivityLifecyclesTable;
+  lifecycle_outbox: LifecycleOutboxTable;
 }
 
 export type Company = Selectable<CompaniesTable>;

@@ -1,11 +1,18 @@
 import type { RejectReason } from './reasons.js';
 
 /**
- * What to answer an aggregator's booking request (SPEC §4, booking request): a pure function of what the ledger says
+ * What to answer an aggregator's booking request: a pure function of what the ledger says
  * about the session, the customer and the free spots at the moment of the decision. The booking flow takes the
  * ledger's row lock on the session, reads these facts, decides, and writes the outcome in the same transaction.
  */
 export interface BookingFacts {
+  /**
+   * The connection that received the request, as the studio has set it: a `paused`, `disabled` or not yet linked
+   * connection takes no new bookings (its member events about existing bookings still apply).
+   */
+  connectionStatus: 'requested' | 'active' | 'paused' | 'disabled';
+  /** The aggregator reads the answer from the webhook response (Onefit): it cannot wait for a manual approval. */
+  answersSynchronously: boolean;
   /** The session the request names, as the ledger has it; undefined when there is none (or not of this venue). */
   session?:
     | {
@@ -37,6 +44,9 @@ const reject = (reason: RejectReason, message: string): BookingDecision => ({ ou
 /** The checks in the order an aggregator's member would find most telling: the first that fails is the answer. */
 export function decideBooking(facts: BookingFacts): BookingDecision {
   const { session, now } = facts;
+  if (facts.connectionStatus !== 'active') {
+    return reject('USAGE_RESTRICTION', `the studio's connection with this aggregator is ${facts.connectionStatus}: it takes no new bookings`);
+  }
   if (!session) return reject('CLASS_NOT_FOUND', 'the session does not exist');
   if (session.status === 'cancelled') return reject('CLASS_HAS_BEEN_CANCELED', 'the session has been cancelled');
   if (!session.offered) return reject('USAGE_RESTRICTION', 'the activity is not offered to aggregators');
@@ -48,5 +58,9 @@ export function decideBooking(facts: BookingFacts): BookingDecision {
   }
   if (facts.alreadyBooked) return reject('USER_IS_ALREADY_BOOKED', 'the customer already holds a booking in this session');
   if (facts.freeForAggregator <= 0) return reject('CLASS_IS_FULL', 'no spot is free for this aggregator');
-  return session.requiresManualApproval ? { outcome: 'hold_for_approval' } : { outcome: 'reserve' };
+  if (!session.requiresManualApproval) return { outcome: 'reserve' };
+  if (facts.answersSynchronously) {
+    return reject('USAGE_RESTRICTION', 'the activity needs the studio to approve each booking, which this aggregator cannot wait for');
+  }
+  return { outcome: 'hold_for_approval' };
 }

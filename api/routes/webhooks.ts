@@ -1,6 +1,13 @@
 import express, { Router, type Request, type Response } from 'express';
 import { WebhookParseError, type AggregatorAdapter, type AggregatorEvent } from '../../aggregators/types.js';
-import { findWebhookConnection, markInboxDispatched, markInboxOutcomes, readBookingRequest, recordInboxEvent } from '../../db/booking-requests.js';
+import {
+  findWebhookConnection,
+  markInboxDispatched,
+  markInboxOutcomes,
+  readBookingRequest,
+  recordInboxEvent,
+  recordSynchronousResponse,
+} from '../../db/booking-requests.js';
 import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import type { Logger } from '../../lib/logger.js';
@@ -58,10 +65,14 @@ const isAggregator = (name: string): name is Aggregator => (AGGREGATORS as reado
  * `POST /webhooks/{aggregator}`: the aggregators' events. In order, each refusal a 4xx that says why, before anything
  * is written or started: the aggregator must be known (404), the body must name a venue (400) that one of its
  * connections holds (404), the signature must verify with that connection's secret, or its previous one during a
- * rotation (401), the connection must be active (409), and the event must follow the aggregator's contract (400).
- * A verified event is recorded in the inbox once (its id is the key) and handed to its booking's workflow; every copy
- * is handed over too, and the workflow makes them one. Then 2xx, at once: the decision follows by the aggregator's
- * API, except for an aggregator that reads it from this response (Onefit), which gets it here.
+ * rotation (401), and the event must follow the aggregator's contract (400). The connection's status refuses nothing
+ * here: an aggregator does not resend an event answered 4xx, so a member's cancellation or check-in on a paused
+ * connection would be lost and its spot stay taken; events about existing bookings apply whatever the status, and a
+ * new request on a connection that is not active is rejected (USAGE_RESTRICTION) by the decision itself.
+ * A verified event is recorded in the inbox once per connection (its id is the key) and handed to the workflow of its
+ * booking number as that connection received it; every copy is handed over too, and the workflow makes them one.
+ * Then 2xx, at once: the decision follows by the aggregator's API, except for an aggregator that reads it from this
+ * response (Onefit), which gets it here.
  */
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
@@ -69,6 +80,8 @@ export function webhookRouter(deps: WebhookDeps): Router {
 
   router.post('/webhooks/:aggregator', raw, async (req: Request, res: Response) => {
     const arrived = Date.now();
+    // Listened for before anything is awaited: an aggregator that hangs up early must still be seen to have done so.
+    const responseClosed = new Promise<void>((resolve) => res.once('close', resolve));
     const log = (res.locals.log as Logger | undefined) ?? deps.logger;
     const name = String(req.params.aggregator);
     if (!isAggregator(name)) throw new ApiError(404, 'unknown_aggregator', `no aggregator called "${name.slice(0, 40)}"`);
@@ -88,9 +101,6 @@ export function webhookRouter(deps: WebhookDeps): Router {
     if (!checks.some((check) => check.ok)) {
       const reason = checks.find((check): check is { ok: false; reason: string } => !check.ok)?.reason ?? 'signature mismatch';
       throw new ApiError(401, 'invalid_signature', reason);
-    }
-    if (connection.status !== 'active') {
-      throw new ApiError(409, 'connection_not_active', `the ${name} connection of this venue is ${connection.status}: it takes no bookings`);
     }
 
     let event: AggregatorEvent;
@@ -112,6 +122,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       payload: bookingEvent,
     });
     const input = requestInput(adapter, connection, event.bookingNumber);
+    const inboxRef = { connectionId: connection.id, eventId: event.eventId };
     const eventLog = { aggregator: name, bookingNumber: event.bookingNumber, eventId: event.eventId, type: event.type, duplicate };
 
     if (input.answersSynchronously && event.type === 'booking_requested') {
@@ -121,7 +132,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       if (budget >= MIN_DECISION_MS) {
         try {
           answer = await deps.bookings.decide(input, bookingEvent, budget);
-          await markInboxDispatched(deps.db, name, event.eventId);
+          await markInboxDispatched(deps.db, inboxRef);
         } catch (error) {
           log.error({ ...eventLog, err: error }, 'synchronous booking decision failed');
         }
@@ -129,18 +140,25 @@ export function webhookRouter(deps: WebhookDeps): Router {
       const body = answer ?? { status: 'REJECTED' as const, reason: 'TECHNICAL_ERROR' as const, message: 'no decision in time' };
       if (answer === undefined) {
         // Answered without a decision: the workflow (if it started) must free what it may have held.
-        await markInboxOutcomes(deps.db, name, [{ eventId: event.eventId, outcome: 'answered_rejected_without_decision' }]);
-        await markInboxDispatched(deps.db, name, event.eventId);
+        await markInboxOutcomes(deps.db, connection.id, [{ eventId: event.eventId, outcome: 'answered_rejected_without_decision' }]);
+        await markInboxDispatched(deps.db, inboxRef);
       }
       // Whether the decision reached the aggregator in time: written out completely before it hung up and within its
-      // wait. An answer that did not becomes the aggregator's own rejection, and the workflow frees the spot.
-      res.on('close', () => {
-        const delivered = answer !== undefined && res.writableFinished && Date.now() - arrived <= adapter.capabilities.bookingDeadlineMs;
-        if (answer === undefined && budget < MIN_DECISION_MS) return;
-        deps.bookings.reportSynchronousAnswer(input, delivered).catch((error: unknown) => {
-          log.warn({ ...eventLog, err: error }, 'could not report the synchronous answer to the workflow');
+      // wait. An answer that did not becomes the aggregator's own rejection, and the workflow frees the spot. It is
+      // recorded in the inbox, where the workflow reads it; the signal only wakes the workflow sooner.
+      void responseClosed
+        .then(async () => {
+          const delivered = answer !== undefined && res.writableFinished && Date.now() - arrived <= adapter.capabilities.bookingDeadlineMs;
+          // A copy of the request does not overwrite what the first delivery's response recorded.
+          if (!duplicate) await recordSynchronousResponse(deps.db, inboxRef, delivered);
+          if (answer === undefined && budget < MIN_DECISION_MS) return;
+          await deps.bookings.reportSynchronousAnswer(input, delivered).catch((error: unknown) => {
+            log.info({ ...eventLog, err: error }, 'could not wake the workflow with the synchronous answer; it reads it from the inbox');
+          });
+        })
+        .catch((error: unknown) => {
+          log.error({ ...eventLog, err: error }, 'could not record whether the synchronous answer went out');
         });
-      });
       log.info({ ...eventLog, answer: body.status, ms: Date.now() - arrived }, 'booking request answered in the webhook response');
       res.status(200).json(adapter.bookingAnswer?.(body.status === 'RESERVED' ? { status: 'confirmed' } : { status: 'rejected', reason: body.reason, message: body.message }) ?? body);
       return;
@@ -148,7 +166,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
 
     try {
       await deps.bookings.deliver(input, bookingEvent);
-      await markInboxDispatched(deps.db, name, event.eventId);
+      await markInboxDispatched(deps.db, inboxRef);
     } catch (error) {
       // The event is safe in the inbox: the dispatcher hands it over when Temporal answers again.
       log.warn({ ...eventLog, err: error }, 'webhook recorded; its workflow could not be reached yet');
@@ -157,7 +175,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     }
     log.info(eventLog, 'webhook received');
     // A copy of a request already decided hears the decision again, with the same status and reason.
-    const known = duplicate && event.type === 'booking_requested' ? await readBookingRequest(deps.db, name, event.bookingNumber) : undefined;
+    const known = duplicate && event.type === 'booking_requested' ? await readBookingRequest(deps.db, { connectionId: connection.id, bookingNumber: event.bookingNumber }) : undefined;
     const decision =
       known === undefined || known.decision === 'awaiting_approval' || (known.answer === 'pending' && known.decision === 'reserve')
         ? undefined

@@ -10,7 +10,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createAdapters } from '../../aggregators/registry.js';
-import { temporalBookingRequestControl, type BookingRequestControl } from '../../api/clients/booking-request.js';
+import { temporalBookingRequestControl, type BookingRef, type BookingRequestControl } from '../../api/clients/booking-request.js';
 import { requestInput, toBookingEvent } from '../../api/routes/webhooks.js';
 import type { Db } from '../../db/index.js';
 import { SecretBox } from '../../lib/secrets.js';
@@ -141,7 +141,7 @@ interface TestCtx {
   /** The session's slot id at Wellhub (published by the lifecycle workflow). */
   slotId: string;
   /** Booking numbers handed to booking workflows (each wound down at the end). */
-  delivered: string[];
+  delivered: BookingRef[];
 }
 
 /**
@@ -158,7 +158,7 @@ async function withWorker(seeded: Seeded, run: (ctx: TestCtx) => Promise<void>):
     activities: createActivities({ ...activityDeps(db, seeded.world.endpoints), now: serverNow }),
   });
   const started: string[] = [];
-  const delivered: string[] = [];
+  const delivered: BookingRef[] = [];
   await worker.runUntil(async () => {
     try {
       const lifecycle = await env.client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {
@@ -183,8 +183,8 @@ async function withWorker(seeded: Seeded, run: (ctx: TestCtx) => Promise<void>):
  * booking workflows are let end on their own (each lingers 10 s after its last event: skipped here), and the
  * lifecycle workflow, which never ends, is terminated only once its lanes are idle and nothing of it is pending.
  */
-async function windDown(lifecycleIds: string[], bookingNumbers: string[]) {
-  const bookings = bookingNumbers.map((n) => env.client.workflow.getHandle(workflowIds.bookingRequest('wellhub', n)));
+async function windDown(lifecycleIds: string[], refs: BookingRef[]) {
+  const bookings = refs.map((ref) => env.client.workflow.getHandle(workflowIds.bookingRequest(ref)));
   const running = async () =>
     (await Promise.all(bookings.map(async (h) => (await h.describe().catch(() => undefined))?.status.name === 'RUNNING'))).some(Boolean);
   for (let i = 0; i < 4 && (await running()); i++) await env.sleep('15 seconds');
@@ -245,7 +245,7 @@ async function memberBooks(seeded: Seeded, ctx: TestCtx): Promise<Requested> {
   const event = wellhub.parseWebhook(webhook);
   expect(event).toMatchObject({ type: 'booking_requested', bookingNumber, sessionExternalId: ctx.slotId });
   const input = requestInput(wellhub, { id: seeded.connectionId, company_id: seeded.companyId, venue_id: seeded.venueId }, bookingNumber);
-  ctx.delivered.push(bookingNumber);
+  ctx.delivered.push({ aggregator: 'wellhub', connectionId: seeded.connectionId, bookingNumber });
   await ctx.control.deliver(input, toBookingEvent(event));
 
   const request = await eventually(() => requestRow(bookingNumber), 15_000, 'the request decided');
@@ -260,7 +260,7 @@ async function memberBooks(seeded: Seeded, ctx: TestCtx): Promise<Requested> {
     bookingNumber,
     requestedAt: request.deadline_at.getTime() - DEADLINE_MS,
     deadlineAt: request.deadline_at.getTime(),
-    handle: env.client.workflow.getHandle(workflowIds.bookingRequest('wellhub', bookingNumber)),
+    handle: env.client.workflow.getHandle(workflowIds.bookingRequest({ aggregator: 'wellhub', connectionId: seeded.connectionId, bookingNumber })),
   };
 }
 
@@ -384,7 +384,7 @@ describe('the booking deadline (time-skipping server)', () => {
       expect(await sandboxBooking(seeded, req.bookingNumber)).toMatchObject({ status: 'pending' });
       expect(await answerCalls(seeded, req.bookingNumber)).toEqual([]);
 
-      const answer = await ctx.control.approve('wellhub', req.bookingNumber, { approve: true, actor: 'backend:front-desk' });
+      const answer = await ctx.control.approve({ aggregator: 'wellhub', connectionId: seeded.connectionId, bookingNumber: req.bookingNumber }, { approve: true, actor: 'backend:front-desk' });
       expect(answer).toEqual({ status: 'RESERVED' });
       expect(await sandboxStatus(seeded, req.bookingNumber, 'reserved')).toMatchObject({ autoRejected: false });
       await ledgerStatus(req.bookingNumber, 'reserved');
@@ -397,7 +397,7 @@ describe('the booking deadline (time-skipping server)', () => {
       expect(told?.end?.at).toBeLessThan(req.deadlineAt - 2 * MINUTE);
 
       // Approved once: a second approval finds nothing waiting.
-      await expect(ctx.control.approve('wellhub', req.bookingNumber, { approve: false, actor: 'backend:front-desk' })).rejects.toMatchObject({ status: 409 });
+      await expect(ctx.control.approve({ aggregator: 'wellhub', connectionId: seeded.connectionId, bookingNumber: req.bookingNumber }, { approve: false, actor: 'backend:front-desk' })).rejects.toMatchObject({ status: 409 });
     });
   });
 
@@ -409,7 +409,7 @@ describe('the booking deadline (time-skipping server)', () => {
       expect(await spotsHeld(seeded.sessionId)).toBe(1);
 
       await env.sleep('3 minutes');
-      const answer = await ctx.control.approve('wellhub', req.bookingNumber, {
+      const answer = await ctx.control.approve({ aggregator: 'wellhub', connectionId: seeded.connectionId, bookingNumber: req.bookingNumber }, {
         approve: false,
         reason: 'USAGE_RESTRICTION',
         message: 'members on this plan cannot book this class',

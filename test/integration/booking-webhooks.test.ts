@@ -7,6 +7,7 @@ import { signWellhubBody } from '../../aggregators/wellhub/webhook.js';
 import type { Db } from '../../db/index.js';
 import type { Aggregator } from '../../domain/model.js';
 import type { RejectReason } from '../../domain/reasons.js';
+import { workflowIds } from '../../workflows/ids.js';
 import { bearer, rowCounts } from '../support/api-fixtures.js';
 import { eventually, useApiHarness, type ApiHarness } from '../support/harness.js';
 import { startBookingWorld, type BookingWorld } from '../support/booking-world.js';
@@ -196,8 +197,10 @@ async function expectRejected(w: BookingWorld, aggregator: Aggregator, bookingNu
   expect(row).toMatchObject({ decision: 'reject', reason, booking_id: bookings[0]?.id });
 }
 
-async function noWorkflow(aggregator: Aggregator, bookingNumber: string) {
-  await expect(temporal.client.workflow.getHandle(`booking:${aggregator}:${bookingNumber}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+/** No booking workflow for the number, as the world's connection of that aggregator would have received it. */
+async function noWorkflow(w: BookingWorld, aggregator: Aggregator, bookingNumber: string) {
+  const id = workflowIds.bookingRequest({ aggregator, connectionId: w.connectionIds[aggregator], bookingNumber });
+  await expect(temporal.client.workflow.getHandle(id).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 }
 
 async function wellhubClassId(w: BookingWorld, activityId: string): Promise<string> {
@@ -310,7 +313,7 @@ describe('webhooks refused before anything is written (invariant 6), and the web
     expect(res.body.error?.code).toBe(code);
     expect(res.body.error?.message).toMatch(why);
     expect(await rowCounts(db, WRITTEN_BY_WEBHOOKS)).toEqual(before);
-    await noWorkflow('wellhub', bookingNumber);
+    await noWorkflow(w(), 'wellhub', bookingNumber);
   }
 
   const bookingRequest = (bookingNumber: string, o: { gymId?: string } = {}) => wellhubPayload(w(), { bookingNumber, slotId, classId, ...o });
@@ -365,13 +368,30 @@ describe('webhooks refused before anything is written (invariant 6), and the web
     await reserved(w(), 'wellhub', lateNumber);
   });
 
-  it('refuses a request for a paused connection (409), and changes nothing', async () => {
-    const paused = await request(app).patch(`/v1/connections/${w().connectionIds.wellhub}`).set(bearer(w().key)).send({ status: 'paused' });
+  it("on a paused connection applies a member's cancellation of an existing booking, and rejects a new request at once (USAGE_RESTRICTION)", async () => {
+    const booked = await heldBackWellhub(w(), { book: { slotId, member: 'before-pause' } });
+    const bookingNumber = booked.event_data.slot.booking_number;
+    expect((await postWellhub(w(), booked, { secret: currentSecret })).status).toBe(200);
+    await reserved(w(), 'wellhub', bookingNumber);
+
+    const connection = `/v1/connections/${w().connectionIds.wellhub}`;
+    const paused = await request(app).patch(connection).set(bearer(w().key)).send({ status: 'paused' });
     expect(paused.status).toBe(200);
     expect(paused.body.status).toBe('paused');
-    const bookingNumber = `paused-${randomUUID().slice(0, 8)}`;
-    const send = () => postWellhub(w(), bookingRequest(bookingNumber), { secret: currentSecret });
-    await expectRefused(bookingNumber, send, 409, 'connection_not_active', /paused/);
+    try {
+      // An aggregator does not resend an event answered 4xx: refusing it would leave the spot taken for ever.
+      const cancelled = await heldBackWellhub(w(), { cancel: bookingNumber });
+      expect(await postWellhub(w(), cancelled, { secret: currentSecret })).toEqual({ status: 200, body: { received: true, duplicate: false } });
+      await ledgerStatus('wellhub', bookingNumber, 'cancelled_by_customer');
+
+      const late = await heldBackWellhub(w(), { book: { slotId, member: 'while-paused' } });
+      const lateNumber = late.event_data.slot.booking_number;
+      expect(await postWellhub(w(), late, { secret: currentSecret })).toEqual({ status: 200, body: { received: true, duplicate: false } });
+      await expectRejected(w(), 'wellhub', lateNumber, 'USAGE_RESTRICTION');
+      expect((await requestRow('wellhub', lateNumber))?.message).toMatch(/paused: it takes no new bookings/);
+    } finally {
+      expect((await request(app).patch(connection).set(bearer(w().key)).send({ status: 'active' })).status).toBe(200);
+    }
   });
 });
 
@@ -405,7 +425,7 @@ describe('Wellhub and Onefit bookings after the request', () => {
       expect(await postWellhub(w(), raw)).toEqual({ status: 200, body: { received: true, duplicate: true, decision: { status: 'RESERVED' } } });
       // After the run ended (as after its linger), a redelivery starts a new run, which finds the decision: the
       // response repeats it, and Wellhub, which has it already, is not told twice.
-      const handle = temporal.client.workflow.getHandle(`booking:wellhub:${bookingNumber}`);
+      const handle = temporal.client.workflow.getHandle(workflowIds.bookingRequest({ aggregator: 'wellhub', connectionId: w().connectionIds.wellhub, bookingNumber }));
       await handle.terminate('test: the run is over, as after its linger');
       expect(await postWellhub(w(), raw)).toEqual({ status: 200, body: { received: true, duplicate: true, decision: { status: 'RESERVED' } } });
       await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 20_000, 'the new run to end');

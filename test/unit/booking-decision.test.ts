@@ -13,7 +13,15 @@ const session = (over: Partial<NonNullable<BookingFacts['session']>> = {}): NonN
   requiresManualApproval: false,
   ...over,
 });
-const facts = (over: Partial<BookingFacts> = {}): BookingFacts => ({ session: session(), alreadyBooked: false, freeForAggregator: 3, now, ...over });
+const facts = (over: Partial<BookingFacts> = {}): BookingFacts => ({
+  connectionStatus: 'active',
+  answersSynchronously: false,
+  session: session(),
+  alreadyBooked: false,
+  freeForAggregator: 3,
+  now,
+  ...over,
+});
 
 describe('decideBooking', () => {
   it('reserves a free spot in an open, offered, scheduled session', () => {
@@ -33,8 +41,20 @@ describe('decideBooking', () => {
     ['a session that has started', facts({ session: session({ startsAt: hoursFromNow(-1) }) }), 'CHECK_IN_AND_CANCELATION_WINDOWS_CLOSED'],
     ['a customer already booked', facts({ alreadyBooked: true }), 'USER_IS_ALREADY_BOOKED'],
     ['no spot free', facts({ freeForAggregator: 0 }), 'CLASS_IS_FULL'],
+    ['a paused connection', facts({ connectionStatus: 'paused' }), 'USAGE_RESTRICTION'],
+    ['a disabled connection', facts({ connectionStatus: 'disabled' }), 'USAGE_RESTRICTION'],
+    ['a connection not linked yet', facts({ connectionStatus: 'requested' }), 'USAGE_RESTRICTION'],
+    ['manual approval for an aggregator that reads the answer from the webhook response', facts({ answersSynchronously: true, session: session({ requiresManualApproval: true }) }), 'USAGE_RESTRICTION'],
   ])('rejects %s', (_what, input, reason) => {
     expect(decideBooking(input)).toMatchObject({ outcome: 'reject', reason });
+  });
+
+  it('rejects every request on a connection that is not active, whatever the session holds', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('requested', 'paused', 'disabled') as fc.Arbitrary<BookingFacts['connectionStatus']>, fc.integer({ min: -3, max: 5 }), fc.boolean(), (status, free, sync) => {
+        expect(decideBooking(facts({ connectionStatus: status, freeForAggregator: free, answersSynchronously: sync }))).toMatchObject({ outcome: 'reject', reason: 'USAGE_RESTRICTION' });
+      }),
+    );
   });
 
   it('answers a cancelled session before a full one, and an already booked customer before a full session', () => {

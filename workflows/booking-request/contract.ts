@@ -95,6 +95,7 @@ export interface DecidedRequest {
 
 export interface FinishInput {
   aggregator: Aggregator;
+  connectionId: string;
   bookingNumber: string;
   /** Final decision: reserve moves the held spot to reserved; reject frees it. */
   decision: 'reserve' | 'reject';
@@ -119,7 +120,7 @@ export interface BookingRequestActivities {
   /** Matches or creates the customer, locks the session, decides, and holds the spot: one transaction. */
   decideRequest(input: BookingRequestInput & { event: BookingEvent; deadlineAt: string }): Promise<DecidedRequest>;
   /** Records a manual approval's outcome on a held request (awaiting_approval → reserve | reject). */
-  recordApproval(input: { aggregator: Aggregator; bookingNumber: string; approval: ApprovalInput }): Promise<DecidedRequest>;
+  recordApproval(input: { aggregator: Aggregator; connectionId: string; bookingNumber: string; approval: ApprovalInput }): Promise<DecidedRequest>;
   /** Tells the aggregator RESERVED or REJECTED (retried by Temporal until the deadline's margin). */
   answerAggregator(input: {
     aggregator: Aggregator;
@@ -139,7 +140,12 @@ export interface BookingRequestActivities {
   /** Writes the final state: booking reserved or rejected (spot freed), and what the aggregator was told. */
   finishRequest(input: FinishInput): Promise<void>;
   /** A member's cancellation or check-in from the aggregator. */
-  applyMemberEvent(input: { aggregator: Aggregator; bookingNumber: string; event: BookingEvent }): Promise<MemberEventResult>;
-  /** Marks inbox events as handled with their outcome. */
-  markEvents(input: { aggregator: Aggregator; outcomes: { eventId: string; outcome: string }[] }): Promise<void>;
+  applyMemberEvent(input: { aggregator: Aggregator; connectionId: string; bookingNumber: string; event: BookingEvent }): Promise<MemberEventResult>;
+  /** Marks inbox events as handled with their outcome (and why, where it is not plain). */
+  markEvents(input: { connectionId: string; outcomes: { eventId: string; outcome: string; detail?: string | undefined }[] }): Promise<void>;
+  /**
+   * Whether the webhook route's response carrying a synchronous answer went out in time, as it recorded in the inbox;
+   * undefined while (or if never) recorded.
+   */
+  readSynchronousResponse(input: { connectionId: string; eventId: string }): Promise<boolean | undefined>;
 }

@@ -7,6 +7,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -41,22 +42,35 @@ export const CONFIRM_MARGIN_MS = 2 * 60_000;
 export const ANSWER_MARGIN_MS = 15_000;
 /** How long the workflow lingers after its last event, so copies of a webhook sent at once join this run. */
 const LINGER_MS = 10_000;
-/** How long a synchronous answer's webhook route has to report that the answer went out. */
+/**
+ * How long a synchronous answer's webhook route has to report that the answer went out. The report itself is in the
+ * inbox (the route writes it when the response closes); the signal only wakes the workflow early.
+ */
 const SYNC_REPORT_MS = 5_000;
 /** Reading back a synchronous aggregator's booking: how long the reads may retry, how often a pending one is read. */
 const READ_BACK_WINDOW_MS = 60_000;
 const READ_BACK_TRIES = 5;
 const READ_BACK_PAUSE_MS = 500;
 
+/** Patch ids: each guards a change of this workflow's commands, so histories of runs started before it still replay. */
+const SYNC_RESPONSE_IN_INBOX = 'synchronous-response-read-from-inbox';
+const RESERVED_OUTCOME_UNKNOWN = 'reserved-outcome-unknown';
+
 const ledger = proxyLocalActivities<BookingRequestActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
+/**
+ * One attempt's own bound. Longer than the HTTP client's timeout (10 s), so an attempt ends with the client's answer or
+ * its timeout, never cut off by Temporal in the middle of a call whose outcome would then be unknown.
+ */
+const ATTEMPT_MS = 15_000;
+
 /** Calls to the aggregator retry with backoff until the given moment (Temporal's schedule-to-close). */
 function aggregatorCalls(until: number) {
   return proxyActivities<BookingRequestActivities>({
-    startToCloseTimeout: '10 seconds',
+    startToCloseTimeout: ATTEMPT_MS,
     scheduleToCloseTimeout: Math.max(1_000, until - Date.now()),
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
@@ -94,6 +108,8 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     answerAttempts: 0,
     lastAnswerError: null,
   };
+  /** The booking number as its connection received it: every ledger step is scoped by it. */
+  const ref = { aggregator: input.aggregator, connectionId: input.connectionId, bookingNumber: input.bookingNumber };
   const queue: BookingEvent[] = [];
   const seen = new Set<string>();
   let approval: ApprovalInput | undefined;
@@ -173,8 +189,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     settles: string[] = [],
   ): Promise<true> => {
     await ledger.finishRequest({
-      aggregator: input.aggregator,
-      bookingNumber: input.bookingNumber,
+      ...ref,
       decision: answer.status === 'RESERVED' ? 'reserve' : 'reject',
       reason: answer.status === 'REJECTED' ? answer.reason : undefined,
       message: answer.status === 'REJECTED' ? answer.message : undefined,
@@ -192,7 +207,16 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
   };
 
   /** Tells an asynchronous aggregator, retrying until `until`; returns the error that stopped it, if any. */
-  const tell = async (event: BookingEvent, answer: RequestAnswerBody, until: number): Promise<{ ok: true } | { ok: false; refused: boolean; error: string }> => {
+  const tell = async (
+    event: BookingEvent,
+    answer: RequestAnswerBody,
+    until: number,
+  ): Promise<{ ok: true } | { ok: false; refused: boolean; error: string; attempted: boolean }> => {
+    if (until - Date.now() < ATTEMPT_MS && patched(RESERVED_OUTCOME_UNKNOWN)) {
+      // Too little time left for one whole attempt: a call cut off midway would leave its outcome unknown.
+      state.lastAnswerError = 'too little time left before the deadline for one attempt';
+      return { ok: false, refused: false, error: state.lastAnswerError, attempted: false };
+    }
     try {
       state.answerAttempts += 1;
       // A RESERVED still being retried gives way as soon as the studio cancels the session.
@@ -210,7 +234,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       return { ok: true };
     } catch (error) {
       state.lastAnswerError = isCancellation(error) ? 'the session was cancelled' : failureMessage(error);
-      return { ok: false, refused: refused(error), error: state.lastAnswerError };
+      return { ok: false, refused: refused(error), error: state.lastAnswerError, attempted: true };
     } finally {
       telling = undefined;
     }
@@ -265,13 +289,12 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
         approvalAnswer = cancelledAnswer;
       } else if (!answered) {
         decided = await ledger.recordApproval({
-          aggregator: input.aggregator,
-          bookingNumber: input.bookingNumber,
+          ...ref,
           approval: { approve: false, reason: 'GENERAL_ERROR', message: 'the studio did not approve the booking in time', actor: 'service' },
         });
         approvalAnswer = answerOf(decided);
       } else if (approval !== undefined) {
-        decided = await ledger.recordApproval({ aggregator: input.aggregator, bookingNumber: input.bookingNumber, approval });
+        decided = await ledger.recordApproval({ ...ref, approval });
         approvalAnswer = answerOf(decided);
       } else {
         // The member cancelled at the aggregator while the studio was deciding: the cancellation settles it.
@@ -290,7 +313,13 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       if (!decided.known && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
       await condition(() => syncReport !== undefined, SYNC_REPORT_MS);
       const missed = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the answer did not reach the aggregator in time' } as const;
-      if (syncReport?.delivered === false) return finish(decided, missed, 'unreachable');
+      // What the route recorded durably decides, not the signal: the signal is lost when the route could not reach
+      // the workflow (the update-with-start had not landed) or its process died after answering. Nothing recorded
+      // means "not known": the read-back below then asks the aggregator itself.
+      const delivered = patched(SYNC_RESPONSE_IN_INBOX)
+        ? await ledger.readSynchronousResponse({ connectionId: input.connectionId, eventId: event.eventId })
+        : syncReport?.delivered;
+      if (delivered === false) return finish(decided, missed, 'unreachable');
       if (answer.status === 'RESERVED') {
         // Only the aggregator knows whether our response reached it within its wait: the ledger follows what it holds.
         // Unreadable (no such call, or it keeps failing until the margin): the reservation stands, which can leave a
@@ -300,12 +329,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
           // The aggregator settles the booking as it reads our response: a moment later it is no longer pending.
           for (let read = 0; read < READ_BACK_TRIES && (read === 0 || held === 'pending'); read += 1) {
             if (read > 0) await sleep(READ_BACK_PAUSE_MS);
-            held = await aggregatorCalls(Date.now() + READ_BACK_WINDOW_MS).readHeldStatus({
-              aggregator: input.aggregator,
-              connectionId: input.connectionId,
-              bookingNumber: input.bookingNumber,
-              sessionExternalId: event.sessionExternalId,
-            });
+            held = await aggregatorCalls(Date.now() + READ_BACK_WINDOW_MS).readHeldStatus({ ...ref, sessionExternalId: event.sessionExternalId });
           }
         } catch (error) {
           log.warn('could not read back the synchronous answer', { error: failureMessage(error) });
@@ -316,9 +340,15 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     }
 
     state.phase = 'answering';
+    /**
+     * A RESERVED attempt failed without a refusal (a timeout, a dropped connection, a 5xx): it may have landed, and
+     * the aggregator may hold the booking even though we never heard so.
+     */
+    let reservedMayHaveLanded = false;
     if (answer.status === 'RESERVED') {
       const told = await tell(event, answer, deadlineAt - CONFIRM_MARGIN_MS);
       if (told.ok) return finish(decided, answer, 'sent');
+      reservedMayHaveLanded = !told.refused && told.attempted;
       if (sessionCancelled) {
         answer = cancelledAnswer;
       } else if (told.refused) {
@@ -331,14 +361,43 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     }
     const told = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
     if (told.ok) return finish(decided, answer, 'sent');
+    if (reservedMayHaveLanded && patched(RESERVED_OUTCOME_UNKNOWN)) return settleUnknownReservation(decided, event, answer, told);
     // The aggregator cannot hear the rejection: its own auto-reject at the deadline applies, which is the same outcome.
     return finish(decided, answer, told.refused ? 'refused' : 'unreachable', told.error);
   };
 
+  /**
+   * Our RESERVED may have landed and our REJECTED did not: the aggregator holds whichever reached it. Freeing the spot
+   * while it holds a reservation would sell that spot twice, so the ledger follows the aggregator: what it says when it
+   * can be asked; else a refused rejection means it holds the reservation (it refuses to reject a booking it has
+   * confirmed); else nothing is known and the reservation stands, which may leave a spot unused but never gives one
+   * away twice.
+   */
+  const settleUnknownReservation = async (
+    decided: DecidedRequest,
+    event: BookingEvent,
+    rejection: RequestAnswerBody,
+    told: { refused: boolean; error: string },
+  ): Promise<true> => {
+    let held: Awaited<ReturnType<BookingRequestActivities['readHeldStatus']>>;
+    try {
+      held = await aggregatorCalls(Date.now() + READ_BACK_WINDOW_MS).readHeldStatus({ ...ref, sessionExternalId: event.sessionExternalId });
+    } catch (error) {
+      log.warn('could not read back a booking whose confirmation may have landed', { error: failureMessage(error) });
+    }
+    if (held === 'rejected' || held === 'pending') return finish(decided, rejection, told.refused ? 'refused' : 'unreachable', told.error);
+    const heldThere = held !== undefined || told.refused;
+    const note = heldThere
+      ? `the aggregator holds the booking: a confirmation that seemed to fail had reached it (${told.error})`
+      : `unknown whether the aggregator holds the booking; kept reserved so its spot is never sold twice (${told.error})`;
+    log.warn('a confirmation of unknown outcome: the reservation stands', { bookingNumber: input.bookingNumber, heldThere, held });
+    return finish(decided, { status: 'RESERVED' }, heldThere ? 'sent' : 'unreachable', note);
+  };
+
   const handleMemberEvent = async (event: BookingEvent) => {
-    const result = await ledger.applyMemberEvent({ aggregator: input.aggregator, bookingNumber: input.bookingNumber, event });
+    const result = await ledger.applyMemberEvent({ ...ref, event });
     state.events.push({ eventId: event.eventId, type: event.type, outcome: `${result.outcome}: ${result.detail}` });
-    await ledger.markEvents({ aggregator: input.aggregator, outcomes: [{ eventId: event.eventId, outcome: result.outcome }] });
+    await ledger.markEvents({ connectionId: input.connectionId, outcomes: [{ eventId: event.eventId, outcome: result.outcome, detail: result.detail }] });
     if (result.outcome === 'waiting_for_request') {
       log.warn('event for a booking not requested yet: kept until its request arrives', { type: event.type, bookingNumber: input.bookingNumber });
     } else if (result.outcome === 'ignored') {
@@ -360,7 +419,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     if (event.type === 'booking_requested') {
       state.events.push({ eventId: event.eventId, type: event.type, outcome: 'request' });
       const settled = await handleRequest(event);
-      if (!settled) await ledger.markEvents({ aggregator: input.aggregator, outcomes: [{ eventId: event.eventId, outcome: 'applied' }] });
+      if (!settled) await ledger.markEvents({ connectionId: input.connectionId, outcomes: [{ eventId: event.eventId, outcome: 'applied' }] });
       // A check-in that came before the request was kept for it: apply it now, in order.
       for (const e of earlier.splice(0)) if (!queue.some((q) => q.eventId === e.eventId)) queue.push(e);
     } else {

@@ -8,6 +8,7 @@ import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../lib/secrets.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
+import { lifecycleSignals } from './lifecycle-relay.js';
 import type { BookingRequestControl } from './clients/booking-request.js';
 import type { CancellationControl } from './clients/session-cancellation.js';
 import { mountRoutes, openApiDocument, type AnyRoute } from './route.js';
@@ -42,15 +43,16 @@ export interface AppDeps {
 }
 
 export function allRoutes(deps: AppDeps): AnyRoute[] {
+  const signals = lifecycleSignals({ db: deps.db, lifecycle: deps.lifecycle, logger: deps.logger });
   return [
     ...healthRoutes(deps.readiness),
     ...companyRoutes(deps.db),
     ...venueRoutes(deps.db),
-    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints, deps.lifecycle),
-    ...activityRoutes(deps.db, deps.lifecycle),
-    ...sessionRoutes(deps.db, deps.lifecycle),
+    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints, signals),
+    ...activityRoutes(deps.db, deps.lifecycle, signals),
+    ...sessionRoutes(deps.db, signals),
     ...customerRoutes(deps.db),
-    ...bookingRoutes(deps.db, deps.lifecycle),
+    ...bookingRoutes(deps.db, signals),
     ...bookingRequestRoutes(deps.db, deps.bookings),
     ...cancellationRoutes(deps.db, deps.cancellations),
   ];

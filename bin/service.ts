@@ -6,6 +6,7 @@ import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../api/clients/booking-request.js';
 import { temporalCancellationControl } from '../api/clients/session-cancellation.js';
 import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
+import { startLifecycleRelay } from '../api/lifecycle-relay.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
@@ -154,6 +155,10 @@ async function main(): Promise<void> {
       const bookings = temporalBookingRequestControl(client, { taskQueue: config.temporal.taskQueue });
       const dispatcher = startInboxDispatcher({ db, adapters, bookings, logger });
       stops.push(() => dispatcher.stop());
+      const lifecycle = temporalLifecycleControl(client, { taskQueue: config.temporal.taskQueue, syncIntervalMs: config.sync.intervalMs });
+      // Changes the lifecycle has not heard of yet are signalled from the outbox; offered activities without one get one.
+      const relay = startLifecycleRelay({ db, lifecycle, logger, syncIntervalMs: config.sync.intervalMs });
+      stops.push(() => relay.stop());
       const app = createApp({
         adapters,
         bookings,
@@ -162,11 +167,7 @@ async function main(): Promise<void> {
         db,
         logger,
         secretBox,
-        lifecycle: temporalLifecycleControl(client, {
-          taskQueue: config.temporal.taskQueue,
-          syncIntervalMs: config.sync.intervalMs,
-          logger,
-        }),
+        lifecycle,
         adminApiKey: config.api.adminApiKey,
         publicBaseUrl: config.api.publicBaseUrl,
         readiness: {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { canBookDirect, sessionCapacity } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type BookingStatus } from '../domain/model.js';
 import type { Db } from './index.js';
+import { recordSessionChange, type OutboxRow } from './lifecycle-outbox.js';
 
 /**
  * Taking and giving back spots in the ledger.
@@ -11,6 +12,9 @@ import type { Db } from './index.js';
  * held are counted after the lock, in the same transaction, so each sees every booking committed before it, and the
  * check and the insert commit together. Two requests can never both see the last spot free. The partial unique index
  * on live (session, customer) bookings backs the "already booked" answer even if a check were skipped.
+ *
+ * A booking of an offered activity changes what every aggregator may show: the change for its lifecycle is written
+ * to the outbox in the same transaction, so it reaches the aggregators even if the signal after the commit fails.
  */
 
 export type DirectRefusal = 'session_not_found' | 'session_cancelled' | 'session_started' | 'already_booked' | 'full';
@@ -18,7 +22,7 @@ export type DirectRefusal = 'session_not_found' | 'session_cancelled' | 'session
 export async function reserveDirect(
   db: Db,
   input: { companyId: string; sessionId: string; customerId: string; actor: string; now: Date },
-): Promise<{ bookingId: string } | { refused: DirectRefusal }> {
+): Promise<{ bookingId: string; lifecycleChange: OutboxRow | undefined } | { refused: DirectRefusal }> {
   return db.transaction().execute(async (trx) => {
     const session = await trx
       .selectFrom('sessions')
@@ -59,28 +63,31 @@ export async function reserveDirect(
       .insertInto('booking_status_history')
       .values({ booking_id: booking.id, from_status: null, to_status: 'reserved', reason: null, actor: input.actor })
       .execute();
-    return { bookingId: booking.id };
+    return { bookingId: booking.id, lifecycleChange: await recordSessionChange(trx, session.id, 'booking') };
   });
 }
 
-/** Moves a booking from one status to another and records it; false when it was no longer in `from`. */
+/**
+ * Moves a booking from one status to another and records it, with the change for its activity's lifecycle in the
+ * outbox; moved is false when it was no longer in `from`.
+ */
 export async function transitionBooking(
   db: Db,
   input: { bookingId: string; from: BookingStatus; to: BookingStatus; reason: string | null; actor: string },
-): Promise<boolean> {
+): Promise<{ moved: false } | { moved: true; lifecycleChange: OutboxRow | undefined }> {
   return db.transaction().execute(async (trx) => {
     const updated = await trx
       .updateTable('bookings')
       .set({ status: input.to, status_reason: input.reason, updated_at: new Date() })
       .where('id', '=', input.bookingId)
       .where('status', '=', input.from)
-      .returning('id')
+      .returning(['id', 'session_id'])
       .executeTakeFirst();
-    if (!updated) return false;
+    if (!updated) return { moved: false as const };
     await trx
       .insertInto('booking_status_history')
       .values({ booking_id: input.bookingId, from_status: input.from, to_status: input.to, reason: input.reason, actor: input.actor })
       .execute();
-    return true;
+    return { moved: true as const, lifecycleChange: await recordSessionChange(trx, updated.session_id, 'booking') };
   });
 }

@@ -14,16 +14,19 @@ import {
 import { workflowIds } from '../../workflows/ids.js';
 import { ApiError } from '../errors.js';
 
-/** What the API does to activity lifecycle workflows; a seam so routes can be tested without a Temporal server. */
+/**
+ * What the API does to activity lifecycle workflows; a seam so routes can be tested without a Temporal server. The
+ * routes do not call it directly for changes: they write the change to the lifecycle outbox in their transaction and
+ * hand it to `api/lifecycle-relay.ts`, which calls this and retries until it succeeds.
+ */
 export interface LifecycleControl {
-  /** Starts the lifecycle workflow, or joins the one already running under the same id. */
-  optIn(input: LifecycleKey): Promise<{ workflowId: string }>;
-  optOut(activityId: string): Promise<void>;
   /**
-   * Tells the lifecycle of an opted-in activity that something changed, starting it if it is not running
-   * (signal-with-start). Called after the change is committed; never fails the request.
+   * Tells the lifecycle of an offered activity that something changed, starting it if it is not running
+   * (signal-with-start: an opt-in is the first change). Throws when Temporal does not take it within the deadline.
    */
-  notifyChange(activity: LifecycleKey, change: ActivityChange): Promise<void>;
+  signalChange(activity: LifecycleKey, change: ActivityChange): Promise<void>;
+  /** Tells a running lifecycle the activity is no longer offered; none running is fine. Throws like signalChange. */
+  optOut(activityId: string): Promise<void>;
   /** The lifecycle's state (per connection: last sync, pending changes, last error, counts); undefined when none ran. */
   state(activityId: string): Promise<ActivityLifecycleState | undefined>;
 }
@@ -31,8 +34,8 @@ export interface LifecycleControl {
 export type LifecycleKey = Pick<ActivityLifecycleInput, 'companyId' | 'venueId' | 'activityId'>;
 
 /**
- * Temporal not answering within the deadline is a 503 the caller can retry; the transaction around the call rolls
- * back. The deadline keeps an API request from waiting out the SDK's own retries.
+ * Temporal not answering within the deadline is a 503 the caller can retry. The deadline keeps an API request (and
+ * the relay) from waiting out the SDK's own retries.
  */
 async function orUnavailable<T>(client: Client, deadlineMs: number, call: () => Promise<T>): Promise<T> {
   try {
@@ -47,9 +50,9 @@ async function orUnavailable<T>(client: Client, deadlineMs: number, call: () => 
 
 export function temporalLifecycleControl(
   client: Client,
-  options: { taskQueue: string; syncIntervalMs: number; logger: Logger; rpcDeadlineMs?: number },
+  options: { taskQueue: string; syncIntervalMs: number; logger?: Logger; rpcDeadlineMs?: number },
 ): LifecycleControl {
-  const { taskQueue, syncIntervalMs, logger, rpcDeadlineMs = 5_000 } = options;
+  const { taskQueue, syncIntervalMs, rpcDeadlineMs = 5_000 } = options;
   const handle = (activityId: string) => client.workflow.getHandle(workflowIds.activityLifecycle(activityId));
   const startOptions = (input: LifecycleKey) => ({
     workflowId: workflowIds.activityLifecycle(input.activityId),
@@ -62,32 +65,20 @@ export function temporalLifecycleControl(
     ],
   });
   return {
-    async optIn(input) {
-      const options = startOptions(input);
-      const start = () =>
-        client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, { ...options, workflowIdConflictPolicy: 'USE_EXISTING' });
-      await orUnavailable(client, rpcDeadlineMs, start);
-      return { workflowId: options.workflowId };
+    async signalChange(activity, change) {
+      await orUnavailable(client, rpcDeadlineMs, () =>
+        client.workflow.signalWithStart<ActivityLifecycleWorkflow, [ActivityChange]>(ACTIVITY_LIFECYCLE_WORKFLOW, {
+          ...startOptions(activity),
+          signal: activityChangedSignal,
+          signalArgs: [change],
+        }),
+      );
     },
     async optOut(activityId) {
       try {
         await orUnavailable(client, rpcDeadlineMs, () => handle(activityId).signal(optOutSignal));
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
-      }
-    },
-    async notifyChange(activity, change) {
-      // Best effort: the change is already committed, and the periodic reconciliation repairs a missed signal.
-      try {
-        await client.connection.withDeadline(Date.now() + rpcDeadlineMs, () =>
-          client.workflow.signalWithStart<ActivityLifecycleWorkflow, [ActivityChange]>(ACTIVITY_LIFECYCLE_WORKFLOW, {
-            ...startOptions(activity),
-            signal: activityChangedSignal,
-            signalArgs: [change],
-          }),
-        );
-      } catch (error) {
-        logger.warn({ err: error, activityId: activity.activityId, change }, 'could not signal the activity lifecycle; reconciliation will catch up');
       }
     },
     async state(activityId) {

@@ -6,6 +6,8 @@ import type { ActivitiesTable } from '../../db/schema.js';
 import { companyOf } from '../auth.js';
 import { found, ruleViolation } from '../errors.js';
 import type { LifecycleControl } from '../clients/activity-lifecycle.js';
+import type { LifecycleSignals } from '../lifecycle-relay.js';
+import { recordChange } from '../../db/lifecycle-outbox.js';
 import { presentActivity } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Activity, CreateActivityBody, listOf, SyncStatus, UpdateActivityBody, Uuid } from '../schemas.js';
@@ -26,7 +28,7 @@ const lifecycleKey = (row: { company_id: string; venue_id: string; id: string })
   activityId: row.id,
 });
 
-export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
+export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: LifecycleSignals): AnyRoute[] {
   const ActivityParams = z.object({ activityId: Uuid });
 
   /** Quotas and lifecycle status of many activities in two queries, not two per activity. */
@@ -65,7 +67,7 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       auth: 'company',
       body: CreateActivityBody,
       response: { status: 201, description: 'Created', schema: Activity },
-      errors: [404, 422, 503],
+      errors: [404, 422],
       location: (a) => `/v1/activities/${a.id}`,
       handler: async ({ body, auth }) => {
         const venue = found(await findVenue(db, companyOf(auth), body.venueId), 'venue');
@@ -77,8 +79,10 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
           opensBefore: rules.bookingOpensMinutesBefore ?? null,
           closesBefore: rules.bookingClosesMinutesBefore ?? 0,
         });
-        // The workflow starts inside the transaction: if Temporal refuses, nothing is written.
-        const row = await db.transaction().execute(async (trx) => {
+        // Opting in is a change in the outbox, committed with the activity: the lifecycle is started right after the
+        // commit, or by the relay if Temporal does not take it now. The ledger is the truth and Temporal follows it,
+        // so Temporal being down delays the first push instead of refusing the studio's change.
+        const { row, change } = await db.transaction().execute(async (trx) => {
           const inserted = await trx
             .insertInto('activities')
             .values({
@@ -98,11 +102,12 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
             .returningAll()
             .executeTakeFirstOrThrow();
           await replaceQuotas(trx, inserted.id, rules.aggregatorQuotas ?? {});
-          if (inserted.allow_aggregator_bookings) await lifecycle.optIn(lifecycleKey(inserted));
-          return inserted;
+          const change = inserted.allow_aggregator_bookings
+            ? await recordChange(trx, lifecycleKey(inserted), { kind: 'activity', id: inserted.id })
+            : undefined;
+          return { row: inserted, change };
         });
-        // Its first pass may have read the ledger before the commit: one more, now that the activity is there.
-        if (row.allow_aggregator_bookings) await lifecycle.notifyChange(lifecycleKey(row), { kind: 'activity', id: row.id });
+        await signals.deliver([change]);
         return present(row);
       },
     }),
@@ -141,9 +146,9 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
       params: ActivityParams,
       body: UpdateActivityBody,
       response: { status: 200, description: 'The changed activity', schema: Activity },
-      errors: [404, 422, 503],
+      errors: [404, 422],
       handler: async ({ params, body, auth }) => {
-        const row = await db.transaction().execute(async (trx) => {
+        const { updated, change } = await db.transaction().execute(async (trx) => {
           const current = found(await findActivity(trx, companyOf(auth), params.activityId, { forUpdate: true }), 'activity');
           const rules = body.registrationRules ?? {};
           const currentQuotas = await trx
@@ -179,16 +184,16 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] 
             .executeTakeFirstOrThrow();
           if (rules.aggregatorQuotas !== undefined) await replaceQuotas(trx, current.id, rules.aggregatorQuotas);
 
-          // Opting in or out reaches Temporal inside the transaction: if it cannot, nothing is written (503).
-          if (!current.allow_aggregator_bookings && updated.allow_aggregator_bookings) await lifecycle.optIn(lifecycleKey(updated));
-          else if (current.allow_aggregator_bookings && !updated.allow_aggregator_bookings) await lifecycle.optOut(updated.id);
-          return { updated, wasOffered: current.allow_aggregator_bookings };
+          // Any change of an offered activity, opting in and out included, goes to its lifecycle through the outbox
+          // (see POST). Signalled after the commit, so the pass it triggers reads the change; whether it is an opt-out
+          // is read from the ledger when it is signalled.
+          const change =
+            current.allow_aggregator_bookings || updated.allow_aggregator_bookings
+              ? await recordChange(trx, lifecycleKey(updated), { kind: 'activity', id: updated.id })
+              : undefined;
+          return { updated, change };
         });
-        // After the commit, so the pass it triggers reads the change. The workflow reads the ledger: an opt-out it
-        // was told of before the commit is seen again here.
-        const { updated, wasOffered } = row;
-        if (updated.allow_aggregator_bookings) await lifecycle.notifyChange(lifecycleKey(updated), { kind: 'activity', id: updated.id });
-        else if (wasOffered) await lifecycle.optOut(updated.id).catch(() => undefined);
+        await signals.deliver([change]);
         return present(updated);
       },
     }),

@@ -2,7 +2,7 @@ import { findCustomer, findSession } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
 import { reserveDirect, transitionBooking, type DirectRefusal } from '../../db/reservations.js';
 import { companyOf } from '../auth.js';
-import type { LifecycleControl } from '../clients/activity-lifecycle.js';
+import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { ApiError, found } from '../errors.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Booking, CancelBookingBody, CreateBookingBody, SignInList, Uuid } from '../schemas.js';
@@ -16,7 +16,7 @@ const REFUSALS: Record<Exclude<DirectRefusal, 'session_not_found'>, string> = {
 };
 
 /** Direct bookings (the studio's own channel) and reading any booking; they take spots through the same ledger lock. */
-export function bookingRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
+export function bookingRoutes(db: Db, signals: LifecycleSignals): AnyRoute[] {
   async function present(companyId: string, bookingId: string) {
     const row = found(
       await db.selectFrom('bookings').selectAll().where('id', '=', bookingId).where('company_id', '=', companyId).executeTakeFirst(),
@@ -39,16 +39,6 @@ export function bookingRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
     };
   }
 
-  /** A booking changed the session's free spots: every aggregator's count follows (when the activity is offered). */
-  async function notifySession(companyId: string, sessionId: string) {
-    const session = await findSession(db, companyId, sessionId);
-    if (!session?.allow_aggregator_bookings) return;
-    await lifecycle.notifyChange(
-      { companyId: session.company_id, venueId: session.venue_id, activityId: session.activity_id },
-      { kind: 'booking', id: session.id },
-    );
-  }
-
   return [
     defineRoute({
       method: 'post',
@@ -69,7 +59,8 @@ export function bookingRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
           if (result.refused === 'session_not_found') throw ApiError.notFound('session');
           throw ApiError.conflict(REFUSALS[result.refused]);
         }
-        await notifySession(companyId, params.sessionId);
+        // Every aggregator's free spots follow: signalled now, and by the outbox's relay if that fails.
+        await signals.deliver([result.lifecycleChange]);
         return present(companyId, result.bookingId);
       },
     }),
@@ -135,9 +126,12 @@ export function bookingRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
         }
         const to = body.by === 'gym' ? 'cancelled_by_gym' : 'cancelled_by_customer';
         if (booking.status === to) return booking;
-        const moved = booking.status === 'reserved' && (await transitionBooking(db, { bookingId: booking.id, from: 'reserved', to, reason: body.reason ?? null, actor: 'api' }));
-        if (!moved) throw ApiError.conflict(`the booking is ${booking.status}, not reserved`);
-        await notifySession(companyId, booking.sessionId);
+        const moved =
+          booking.status === 'reserved'
+            ? await transitionBooking(db, { bookingId: booking.id, from: 'reserved', to, reason: body.reason ?? null, actor: 'api' })
+            : { moved: false as const };
+        if (!moved.moved) throw ApiError.conflict(`the booking is ${booking.status}, not reserved`);
+        await signals.deliver([moved.lifecycleChange]);
         return present(companyId, booking.id);
       },
     }),

@@ -6,14 +6,14 @@ import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
 import { openCredentials, type ConnectionCredentials, type SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
-import type { LifecycleControl } from '../clients/activity-lifecycle.js';
+import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { ApiError, found } from '../errors.js';
 import { presentConnection } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
 
-export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints, lifecycle: LifecycleControl): AnyRoute[] {
+export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints, lifecycle: LifecycleSignals): AnyRoute[] {
   /** A connection's status, ids or credentials decide what its aggregator receives: every offered activity syncs again. */
   async function notifyVenue(connection: { id: string; venue_id: string }) {
     const offered = await db

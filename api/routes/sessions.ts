@@ -3,20 +3,15 @@ import type { Db } from '../../db/index.js';
 import { offsetOf } from '../../domain/time.js';
 import { companyOf } from '../auth.js';
 import { ApiError, found } from '../errors.js';
-import type { LifecycleControl } from '../clients/activity-lifecycle.js';
+import { recordSessionChange } from '../../db/lifecycle-outbox.js';
+import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { presentSession } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { CreateSessionBody, listOf, Session, SessionListQuery, UpdateSessionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
 
-export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
+export function sessionRoutes(db: Db, signals: LifecycleSignals): AnyRoute[] {
   const SessionParams = z.object({ sessionId: Uuid });
-
-  const notify = async (session: { company_id: string; venue_id: string; activity_id: string; id: string }, offered: boolean) => {
-    if (!offered) return;
-    const key = { companyId: session.company_id, venueId: session.venue_id, activityId: session.activity_id };
-    await lifecycle.notifyChange(key, { kind: 'session', id: session.id });
-  };
 
   return [
     defineRoute({
@@ -32,7 +27,9 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       location: (s) => `/v1/sessions/${s.id}`,
       handler: async ({ params, body, auth }) => {
         const activity = found(await findActivity(db, companyOf(auth), params.activityId), 'activity');
-        const row = await db
+        // The session and the change its activity's lifecycle must hear of commit together (the outbox).
+        const { row, change } = await db.transaction().execute(async (trx) => {
+          const inserted = await trx
           .insertInto('sessions')
           .values({
             company_id: activity.company_id,
@@ -48,7 +45,9 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        await notify(row, activity.allow_aggregator_bookings);
+          return { row: inserted, change: await recordSessionChange(trx, inserted.id, 'session') };
+        });
+        await signals.deliver([change]);
         return presentSession(row, activity.max_participants);
       },
     }),
@@ -98,7 +97,8 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
       handler: async ({ params, body, auth }) => {
         const current = found(await findSession(db, companyOf(auth), params.sessionId), 'session');
         if (current.status === 'cancelled') throw ApiError.conflict('a cancelled session cannot be changed');
-        const row = await db
+        const { row, change } = await db.transaction().execute(async (trx) => {
+          const updated = await trx
           .updateTable('sessions')
           .set({
             ...(body.startsAt !== undefined ? { starts_at: new Date(body.startsAt), utc_offset: offsetOf(body.startsAt) } : {}),
@@ -112,7 +112,9 @@ export function sessionRoutes(db: Db, lifecycle: LifecycleControl): AnyRoute[] {
           .where('id', '=', current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        await notify(row, current.allow_aggregator_bookings);
+          return { row: updated, change: await recordSessionChange(trx, updated.id, 'session') };
+        });
+        await signals.deliver([change]);
         return presentSession(row, current.max_participants);
       },
     }),

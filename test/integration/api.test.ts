@@ -240,7 +240,7 @@ describe('activities and their lifecycle workflow', () => {
     expect(running.count).toBeLessThanOrEqual(activities.length);
   });
 
-  it('answers 503 and writes nothing when Temporal cannot start the lifecycle', async () => {
+  it('commits an opt-in while Temporal cannot be reached, its lifecycle start kept in the outbox', async () => {
     const { key } = await newCompany();
     const venueId = await newVenue(key);
     const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 }) });
@@ -256,14 +256,14 @@ describe('activities and their lifecycle workflow', () => {
       endpoints: aggregatorEndpoints({}),
       readiness: {},
     });
-    const before = await tableCounts();
     const res = await request(broken)
       .post('/v1/activities')
       .set(bearer(key))
       .send({ venueId, name: 'Yoga', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true } });
-    expect(res.status).toBe(503);
-    expect(res.body.error.code).toBe('temporal_unavailable');
-    expect(await tableCounts()).toEqual(before);
+    // The ledger is the truth: the relay starts the lifecycle once Temporal answers (test/integration/lifecycle-outbox.test.ts).
+    expect(res.status).toBe(201);
+    const waiting = await db.selectFrom('lifecycle_outbox').select(['change_kind', 'change_id']).where('activity_id', '=', res.body.id).execute();
+    expect(waiting).toEqual([{ change_kind: 'activity', change_id: res.body.id }]);
   });
 
   it('refuses a session without a UTC offset and a second identical session', async () => {

@@ -1,21 +1,15 @@
 import { CancelledFailure } from '@temporalio/common';
-import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { createSyncActivities } from '../../activities/activity-lifecycle-sync.js';
-import { aggregatorEndpoints, createAdapters } from '../../aggregators/registry.js';
-import { createApp } from '../../api/app.js';
-import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
-import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
-import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { Db } from '../../db/index.js';
-import { SecretBox } from '../../lib/secrets.js';
 import { activityChangedSignal, lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { apiFixtures, bearer } from '../support/api-fixtures.js';
-import { ADMIN_KEY, SECRETS_KEY, activityDeps, eventually, logger, type TemporalHarness, useApiHarness } from '../support/harness.js';
+import { activityDeps, eventually, type TemporalHarness, useApiHarness } from '../support/harness.js';
+import { appWithoutTemporal } from '../support/unreachable-temporal.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 
 /**
@@ -40,23 +34,6 @@ const inDays = (days: number) => {
   return d;
 };
 const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, '+00:00');
-
-/** The same service, but no signal of it reaches Temporal: its changes reach the lifecycle only by a pass that reads the ledger. */
-function silentApp(): Express {
-  const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 300 }) });
-  return createApp({
-    db,
-    logger,
-    secretBox: new SecretBox(SECRETS_KEY),
-    lifecycle: temporalLifecycleControl(unreachable, { taskQueue: temporal.taskQueue, syncIntervalMs: 60_000, logger, rpcDeadlineMs: 300 }),
-    bookings: temporalBookingRequestControl(unreachable, { taskQueue: temporal.taskQueue, rpcDeadlineMs: 300 }),
-    cancellations: temporalCancellationControl(unreachable, { taskQueue: temporal.taskQueue, rpcDeadlineMs: 300 }),
-    adapters: createAdapters(),
-    adminApiKey: ADMIN_KEY,
-    endpoints: aggregatorEndpoints({}),
-    readiness: {},
-  });
-}
 
 async function offeredActivity(world: SandboxWorld, maxParticipants: number, sessionDays: number[]) {
   const { key } = await newCompany();
@@ -107,7 +84,7 @@ describe('stale free-spot counts', () => {
     const before = await settled();
 
     // Bookings whose signals never reach the lifecycle: only a pass that reads the ledger can bring them out.
-    const silent = silentApp();
+    const silent = appWithoutTemporal(db, temporal.taskQueue);
     const book = async (sessionId: string, customerId: string) =>
       expect((await request(silent).post(`/v1/sessions/${sessionId}/bookings`).set(bearer(key)).send({ customerId })).status).toBe(201);
     await book(s1.id, customers[0]!);

@@ -10,6 +10,7 @@ import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
 import { startInboxDispatcher } from '../../api/inbox-dispatcher.js';
+import { startLifecycleRelay } from '../../api/lifecycle-relay.js';
 import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
@@ -146,10 +147,11 @@ export interface ApiHarness {
  * One test file's database, worker and app: registers the beforeAll that builds them (handing them to `ready`) and
  * the afterAll that takes them down.
  */
-export function useApiHarness(ready: (harness: ApiHarness) => void, options: { inboxDispatcher?: boolean } = {}): void {
+export function useApiHarness(ready: (harness: ApiHarness) => void, options: { inboxDispatcher?: boolean; lifecycleRelay?: boolean } = {}): void {
   let harness: ApiHarness | undefined;
   let drop: (() => Promise<void>) | undefined;
   let dispatcher: { stop: () => Promise<void> } | undefined;
+  let relay: { stop: () => Promise<void> } | undefined;
   beforeAll(async () => {
     const created = await createTestDatabase();
     drop = created.drop;
@@ -166,9 +168,22 @@ export function useApiHarness(ready: (harness: ApiHarness) => void, options: { i
         graceMs: 2_000,
       });
     }
+    // As `npm start` runs it: lifecycle changes whose signal failed are signalled from the outbox afterwards.
+    if (options.lifecycleRelay) {
+      relay = startLifecycleRelay({
+        db: created.db,
+        lifecycle: temporalLifecycleControl(temporal.client, { taskQueue: temporal.taskQueue, syncIntervalMs: 30 * 60_000 }),
+        logger,
+        syncIntervalMs: 30 * 60_000,
+        intervalMs: 500,
+        graceMs: 500,
+        sweepIntervalMs: 1_000,
+      });
+    }
     ready(harness);
   });
   afterAll(async () => {
+    await relay?.stop();
     await dispatcher?.stop();
     await harness?.temporal.stop();
     await drop?.();

@@ -1,4 +1,5 @@
 import type { Aggregator } from '../domain/model.js';
+import { OutboundRefusedError, outboundGuard } from './outbound-guard.js';
 
 /**
  * A failed call to an aggregator, classified for Temporal: 4xx other than 408, 409 and 429 will fail the same way
@@ -20,6 +21,9 @@ export class AggregatorHttpError extends Error {
       `${aggregator} ${operation} failed${status !== undefined ? ` with HTTP ${status}` : ''}: ${aggregatorMessage}`,
     );
     this.name = 'AggregatorHttpError';
+    // The whole answer stays readable for code (an error code in it) but is not enumerable, so a logged error does
+    // not carry the aggregator's raw body: only `aggregatorMessage`, which the client has cut and cleaned.
+    Object.defineProperty(this, 'body', { value: body, enumerable: false });
   }
 }
 
@@ -73,10 +77,15 @@ export class JsonHttpClient {
 
   async request(req: HttpRequest): Promise<HttpResponse> {
     const { aggregator } = this.options;
-    const fetchImpl = this.options.fetchImpl ?? fetch;
+    const injected = this.options.fetchImpl;
+    // Every call goes through the outbound guard (checked URL, checked addresses, no redirects); an injected fetch
+    // is a unit test's stand-in for the network and is told not to follow redirects either.
+    const send = injected
+      ? (url: string, init: RequestInit & { headers: Record<string, string> }) => injected(url, { ...init, redirect: 'manual' })
+      : outboundGuard().fetch;
     let response: Response;
     try {
-      response = await fetchImpl(`${this.baseUrl}${req.path}`, {
+      response = await send(`${this.baseUrl}${req.path}`, {
         method: req.method,
         headers: {
           accept: 'application/json',
@@ -88,6 +97,9 @@ export class JsonHttpClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       });
     } catch (error) {
+      if (error instanceof OutboundRefusedError) {
+        throw new AggregatorHttpError(aggregator, req.operation, undefined, false, `refused to connect: ${error.reason}`);
+      }
       const reason =
         error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
           ? `no answer within ${this.options.timeoutMs ?? 10_000} ms`
@@ -103,6 +115,10 @@ export class JsonHttpClient {
         body = text;
       }
     }
+    if (response.status >= 300 && response.status < 400) {
+      // Following it would reach a host nobody checked; an aggregator's API has no reason to redirect.
+      throw new AggregatorHttpError(aggregator, req.operation, response.status, false, 'answered with a redirect, which is not followed');
+    }
     if (response.status >= 400) {
       const retryAfterMs =
         response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get('retry-after')) : undefined;
@@ -111,7 +127,7 @@ export class JsonHttpClient {
         req.operation,
         response.status,
         isRetryableStatus(response.status),
-        messageOf(body) ?? (response.statusText || `HTTP ${response.status}`),
+        shownAggregatorMessage(messageOf(body) ?? '') || shownAggregatorMessage(response.statusText) || `HTTP ${response.status}`,
         retryAfterMs,
         body,
       );
@@ -120,18 +136,61 @@ export class JsonHttpClient {
   }
 }
 
+/** The message an error answer gives (its `message`, `error`, `detail` or `title`), else the whole answer as text. */
 function messageOf(body: unknown): string | undefined {
-  if (typeof body === 'string') return body.slice(0, 500) || undefined;
+  if (typeof body === 'string') return body || undefined;
   if (typeof body === 'object' && body !== null) {
     const record = body as Record<string, unknown>;
     for (const key of ['message', 'error', 'detail', 'title']) {
       const value = record[key];
-      if (typeof value === 'string') return value.slice(0, 500);
+      if (typeof value === 'string') return value;
       if (typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>).message === 'string') {
-        return String((value as Record<string, unknown>).message).slice(0, 500);
+        return String((value as Record<string, unknown>).message);
       }
     }
-    return JSON.stringify(body).slice(0, 500);
+    return JSON.stringify(body);
   }
   return undefined;
+}
+
+/** At most this many characters of an aggregator's message are shown. */
+export const SHOWN_MESSAGE_MAX = 200;
+
+const SECRET_NAME = '[\\w-]*(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|apikey|authorization|signature|credential|cookie)[\\w-]*';
+const REDACT = '[redacted]';
+const REDACTIONS: Array<(text: string) => string> = [
+  // "Bearer abc…", "Basic abc…": the scheme stays, the credential goes.
+  (text) => text.replace(/\b(bearer|basic)\s+[^\s"',;]+/gi, `$1 ${REDACT}`),
+  // token=…, "apiToken": "…", password: … : the name stays, the value goes.
+  (text) => text.replace(new RegExp(`(${SECRET_NAME})(["']?\\s*[:=]\\s*["']?)(?!(?:bearer|basic)\\s)[^\\s"',;&}]+`, 'gi'), `$1$2${REDACT}`),
+  // A JSON Web Token.
+  (text) => text.replace(/\beyJ[\w-]+\.[\w-]+\.[\w-]*/g, REDACT),
+  // 24 or more base64/base62 characters mixing upper case, lower case and digits: an opaque key, not a word, a path
+  // or a UUID (those are lower case, or broken up by hyphens).
+  (text) => text.replace(/[A-Za-z0-9+/_=-]{24,}/g, (run) => (/[a-z]/.test(run) && /[A-Z]/.test(run) && /\d/.test(run) ? REDACT : run)),
+  // 32 or more hex digits: a hash, an HMAC, a hex-encoded key.
+  (text) => text.replace(/\b[0-9a-fA-F]{32,}\b/g, REDACT),
+];
+
+/**
+ * What of an aggregator's error answer may be shown anywhere (lastError, the sync and cancellation views, logs,
+ * Temporal failures): markup (tags, comments, script and style blocks, entities) and control and format characters
+ * removed, whitespace collapsed, anything that looks like a credential replaced by "[redacted]" (an Authorization
+ * scheme's value, a value named like a token, secret, password, key or signature, a JWT, a long mixed-case opaque
+ * string, a long hex string), then cut to SHOWN_MESSAGE_MAX characters. The answer is written by a third party, or
+ * by whatever server a URL reached: it must not carry markup into a UI, forge log lines, echo a credential (ours or
+ * anyone's) or fill rows. The HTTP status is shown beside it by AggregatorHttpError.
+ */
+export function shownAggregatorMessage(text: string): string {
+  const plain = text
+    .replace(/\p{Cc}\[[0-?]*[ -/]*[@-~]/gu, ' ') // terminal escape sequences (ESC [ … final byte)
+    .replace(/<(script|style)\b[\s\S]*?(<\/\1\s*>|$)/gi, ' ')
+    .replace(/<!--[\s\S]*?(-->|$)/g, ' ')
+    .replace(/<\/?[A-Za-z!?][^>]*(>|$)/g, ' ')
+    .replace(/&(#x?[0-9a-f]+|[a-z][a-z0-9]*);/gi, ' ')
+    .replace(/[<>]/g, ' ')
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ');
+  const shown = REDACTIONS.reduce((current, redact) => redact(current), plain).replace(/\s+/g, ' ').trim();
+  const chars = [...shown];
+  return chars.length <= SHOWN_MESSAGE_MAX ? shown : `${chars.slice(0, SHOWN_MESSAGE_MAX - 1).join('').trimEnd()}…`;
 }

@@ -84,7 +84,13 @@ const settings = z
 const httpUrl = z
   .url({ protocol: /^https?$/ })
   .max(2000)
-  .meta({ description: "Base URL of the aggregator's API; default: the adapter's production URL" });
+  .meta({
+    description:
+      "Base URL of the aggregator's API; default: the adapter's production URL. Refused with 422: a URL with " +
+      'credentials (user:password@), or pointing at a link-local or cloud metadata address; in production also a ' +
+      'URL that is not https or whose host resolves to a loopback, private or other non-public address, unless ' +
+      'the host is listed in the AGGREGATOR_HOST_ALLOWLIST setting.',
+  });
 
 export const CreateConnectionBody = z
   .object({

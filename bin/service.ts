@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createOutboundGuard, installOutboundGuard, refusedConfiguredUrls } from '../aggregators/outbound-guard.js';
 import { aggregatorEndpoints, createAdapters, type SandboxEndpoint } from '../aggregators/registry.js';
 import { createApp } from '../api/app.js';
 import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
@@ -7,7 +8,7 @@ import { temporalBookingRequestControl } from '../api/clients/booking-request.js
 import { temporalCancellationControl } from '../api/clients/session-cancellation.js';
 import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
 import { startLifecycleRelay } from '../api/lifecycle-relay.js';
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { aggregatorUrlVariable, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
@@ -60,6 +61,14 @@ async function main(): Promise<void> {
   let config: Config & { adminApiKeyFile?: string };
   try {
     config = withLocalSecrets(loadConfig());
+    // Before anything can call an aggregator: every call, and every URL the API is given, goes through this guard.
+    const guard = createOutboundGuard(config.aggregators.outbound);
+    installOutboundGuard(guard);
+    const refusedUrls = await refusedConfiguredUrls(
+      Object.fromEntries(Object.entries(config.aggregators.apiUrls).map(([a, url]) => [aggregatorUrlVariable(a as Aggregator), url])),
+      guard,
+    );
+    if (refusedUrls.length > 0) throw new ConfigError(refusedUrls);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

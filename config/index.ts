@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
+import { checkUrl, normalizeHost, type OutboundPolicy } from '../lib/outbound-address.js';
 
 /**
  * The service's whole configuration, read once from the environment at start-up and passed down.
@@ -43,6 +44,14 @@ const aggregatorUrls = Object.fromEntries(AGGREGATORS.map((a) => [aggregatorUrlV
   string,
   typeof optionalUrl
 >;
+
+/** `AGGREGATOR_HOST_ALLOWLIST`: comma-separated host names or IP addresses, normalised as URLs spell them. */
+const hostList = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((h) => h.trim()).filter((h) => h !== ''))
+  .pipe(z.array(z.string().regex(/^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9.-]+)$/, 'expected host names or IP addresses, comma-separated (no scheme, port or path)')))
+  .transform((hosts) => [...new Set(hosts.map(normalizeHost))]);
 
 const envSchema = z
   .object({
@@ -90,6 +99,7 @@ const envSchema = z
     SANDBOXES: z.enum(['auto', 'off']).default('auto'),
     SANDBOX_HOST: z.string().trim().min(1).default('127.0.0.1'),
     SANDBOX_BASE_PORT: port(4100),
+    AGGREGATOR_HOST_ALLOWLIST: hostList,
     ...aggregatorUrls,
   })
   .superRefine((env, ctx) => {
@@ -106,6 +116,16 @@ const envSchema = z
           ctx.addIssue({ code: 'custom', path: [name], message: 'is required when NODE_ENV=production' });
         }
       }
+    }
+    // The aggregator URLs take the rules a connection's apiBaseUrl takes; what their names resolve to is checked at
+    // start-up (bin/service.ts) and on every connection.
+    const policy = { production: env.NODE_ENV === 'production', allowHosts: env.AGGREGATOR_HOST_ALLOWLIST };
+    for (const aggregator of AGGREGATORS) {
+      const name = aggregatorUrlVariable(aggregator);
+      const url = (env as Record<string, unknown>)[name];
+      if (typeof url !== 'string') continue;
+      const verdict = checkUrl(url, policy);
+      if (!verdict.ok) ctx.addIssue({ code: 'custom', path: [name], message: verdict.reason });
     }
   });
 
@@ -146,6 +166,8 @@ export interface Config {
     sandboxes: 'auto' | 'off';
     sandboxHost: string;
     sandboxBasePort: number;
+    /** Where aggregator calls may go: production's rules, and the hosts exempt from the public-address rule. */
+    outbound: OutboundPolicy;
   };
 }
 
@@ -209,6 +231,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       sandboxes: env.NODE_ENV === 'production' ? 'off' : env.SANDBOXES,
       sandboxHost: env.SANDBOX_HOST,
       sandboxBasePort: env.SANDBOX_BASE_PORT,
+      outbound: { production: env.NODE_ENV === 'production', allowHosts: env.AGGREGATOR_HOST_ALLOWLIST },
     },
   };
 }

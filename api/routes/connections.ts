@@ -1,3 +1,4 @@
+import { outboundGuard } from '../../aggregators/outbound-guard.js';
 import type { AggregatorEndpoints } from '../../aggregators/registry.js';
 import { findConnection, findVenue } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
@@ -7,7 +8,7 @@ import type { ConnectionsTable } from '../../db/schema.js';
 import { openCredentials, type ConnectionCredentials, type SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
-import { ApiError, found } from '../errors.js';
+import { ApiError, found, ruleViolation } from '../errors.js';
 import { presentConnection } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
@@ -60,6 +61,17 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
   }
   const ConnectionParams = z.object({ connectionId: Uuid });
 
+  /**
+   * The worker will call this URL with the connection's token: it must be a host the outbound guard lets the
+   * service reach (in production https, public addresses only, unless allow-listed). Checked before anything is
+   * written; every call checks again, since what a name resolves to can change.
+   */
+  async function checkApiBaseUrl(url: string | null | undefined): Promise<void> {
+    if (url === undefined || url === null) return;
+    const refusal = await outboundGuard().refusal(url);
+    if (refusal !== undefined) throw ruleViolation([{ location: 'body', path: 'apiBaseUrl', message: refusal }]);
+  }
+
   return [
     defineRoute({
       method: 'post',
@@ -81,6 +93,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
           .where('aggregator', '=', body.aggregator)
           .executeTakeFirst();
         if (existing) throw ApiError.conflict(`the venue already has a ${body.aggregator} connection`, { connectionId: existing.id });
+        await checkApiBaseUrl(body.apiBaseUrl);
         // A new connection holds no secret yet: keepPreviousWebhookSecret has nothing to keep.
         const credentials = changedCredentials({}, body.credentials ?? {});
         const row = await db
@@ -139,6 +152,7 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
       errors: [404, 409, 422],
       handler: async ({ params, body, auth }) => {
         const current = found(await findConnection(db, companyOf(auth), params.connectionId), 'connection');
+        await checkApiBaseUrl(body.apiBaseUrl);
         const credentials = body.credentials
           ? changedCredentials(openCredentials(box, current.credentials_sealed), body.credentials)
           : undefined;

@@ -40,6 +40,44 @@ describe('config', () => {
     expect(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: '/c.pem' })).toThrow(/TEMPORAL_TLS_KEY_PATH/);
   });
 
+  const PRODUCTION = {
+    NODE_ENV: 'production',
+    ADMIN_API_KEY: 'a'.repeat(24),
+    SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
+    DATABASE_URL: 'postgres://u:p@db:5432/x',
+    TEMPORAL_ADDRESS: 'temporal:7233',
+  };
+
+  it('refuses, in production, an aggregator URL that is not https or points at a non-public address, naming the variable', () => {
+    const refused: Array<[string, string, RegExp]> = [
+      ['WELLHUB_API_URL', 'http://api.wellhub.example/', /WELLHUB_API_URL: must use https in production/],
+      ['CLASSPASS_API_URL', 'https://169.254.169.254/', /CLASSPASS_API_URL: must not point at 169\.254\.169\.254, a cloud metadata/],
+      ['ONEFIT_API_URL', 'https://10.1.2.3/', /ONEFIT_API_URL: must not point at 10\.1\.2\.3, a private-network address/],
+      ['WORKIT_API_URL', 'https://localhost:4104/', /WORKIT_API_URL: must not point at localhost, a loopback address/],
+      ['EGYM_WELLPASS_API_URL', 'https://[::ffff:127.0.0.1]/', /EGYM_WELLPASS_API_URL: must not point at ::ffff:7f00:1, a loopback/],
+      ['WELLHUB_API_URL', 'https://user:pw@api.wellhub.example/', /WELLHUB_API_URL: must not carry credentials/],
+    ];
+    for (const [name, url, why] of refused) {
+      expect(() => loadConfig({ ...PRODUCTION, [name]: url }), url).toThrow(why);
+    }
+    const config = loadConfig({ ...PRODUCTION, WELLHUB_API_URL: 'https://api.wellhub.example/', ONEFIT_API_URL: 'https://10.1.2.3/', AGGREGATOR_HOST_ALLOWLIST: ' 10.1.2.3 , Gateway.Internal. ' });
+    expect(config.aggregators.apiUrls).toEqual({ wellhub: 'https://api.wellhub.example/', onefit: 'https://10.1.2.3/' });
+    expect(config.aggregators.outbound).toEqual({ production: true, allowHosts: ['10.1.2.3', 'gateway.internal'] });
+  });
+
+  it('keeps loopback aggregator URLs (the sandboxes) outside production, but never cloud metadata', () => {
+    expect(loadConfig({ WORKIT_API_URL: 'http://127.0.0.1:4104' }).aggregators).toMatchObject({
+      apiUrls: { workit: 'http://127.0.0.1:4104' },
+      outbound: { production: false, allowHosts: [] },
+    });
+    expect(() => loadConfig({ WORKIT_API_URL: 'http://169.254.169.254/' })).toThrow(/WORKIT_API_URL: must not point at 169\.254\.169\.254/);
+  });
+
+  it('wants hosts, not URLs, in AGGREGATOR_HOST_ALLOWLIST', () => {
+    expect(() => loadConfig({ AGGREGATOR_HOST_ALLOWLIST: 'https://gateway.internal/' })).toThrow(/AGGREGATOR_HOST_ALLOWLIST/);
+    expect(loadConfig({ AGGREGATOR_HOST_ALLOWLIST: '[fd00::1],fd00::1' }).aggregators.outbound.allowHosts).toEqual(['fd00::1']);
+  });
+
   it('refuses a secrets key of the wrong size', () => {
     expect(() => loadConfig({ SECRETS_KEY: 'c2hvcnQ=' })).toThrow(/SECRETS_KEY/);
   });

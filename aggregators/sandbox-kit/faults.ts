@@ -5,7 +5,7 @@ import { sendError } from './errors.js';
 /**
  * One injected fault. A request matching `path`/`method` is hit with probability `rate`, at most `times` times;
  * a hit waits `latencyMs` (real time), then either hangs, answers `status` (with Retry-After and `body` when given),
- * or, with neither, is served normally (pure latency).
+ * or, with neither, is served normally (pure latency), its answer lost on the way back with `loseAnswer`.
  */
 export const faultRuleSchema = z
   .object({
@@ -16,6 +16,11 @@ export const faultRuleSchema = z
     latencyMs: z.number().int().min(0).max(600_000).optional(),
     /** Never answer; the connection stays open until the client gives up or the sandbox closes. */
     hang: z.boolean().optional(),
+    /**
+     * Serve the request (it takes effect), then drop the connection instead of answering: the client never learns
+     * that its call landed, as when a response is lost on the way back.
+     */
+    loseAnswer: z.boolean().optional(),
     rate: z.number().min(0).max(1).optional(),
     /** A regular expression the request path (without query) must match. */
     path: z
@@ -122,6 +127,12 @@ export function createFaultInjector(options: FaultInjectorOptions = {}): FaultIn
             return;
           }
           if (fault.status === undefined) {
+            if (fault.loseAnswer) {
+              res.end = (() => {
+                res.socket?.destroy();
+                return res;
+              }) as typeof res.end;
+            }
             next();
             return;
           }

@@ -81,7 +81,13 @@ export function webhookRouter(deps: WebhookDeps): Router {
   router.post('/webhooks/:aggregator', raw, async (req: Request, res: Response) => {
     const arrived = Date.now();
     // Listened for before anything is awaited: an aggregator that hangs up early must still be seen to have done so.
-    const responseClosed = new Promise<void>((resolve) => res.once('close', resolve));
+    let closedAt = Infinity;
+    const responseClosed = new Promise<void>((resolve) =>
+      res.once('close', () => {
+        closedAt = Date.now();
+        resolve();
+      }),
+    );
     const log = (res.locals.log as Logger | undefined) ?? deps.logger;
     const name = String(req.params.aggregator);
     if (!isAggregator(name)) throw new ApiError(404, 'unknown_aggregator', `no aggregator called "${name.slice(0, 40)}"`);
@@ -146,9 +152,12 @@ export function webhookRouter(deps: WebhookDeps): Router {
       // Whether the decision reached the aggregator in time: written out completely before it hung up and within its
       // wait. An answer that did not becomes the aggregator's own rejection, and the workflow frees the spot. It is
       // recorded in the inbox, where the workflow reads it; the signal only wakes the workflow sooner.
+      const answeredAt = Date.now();
       void responseClosed
         .then(async () => {
-          const delivered = answer !== undefined && res.writableFinished && Date.now() - arrived <= adapter.capabilities.bookingDeadlineMs;
+          // Node reports a response written into a socket the client had already closed as finished all the same.
+          const delivered =
+            answer !== undefined && res.writableFinished && closedAt >= answeredAt && answeredAt - arrived <= adapter.capabilities.bookingDeadlineMs;
           // A copy of the request does not overwrite what the first delivery's response recorded.
           if (!duplicate) await recordSynchronousResponse(deps.db, inboxRef, delivered);
           if (answer === undefined && budget < MIN_DECISION_MS) return;

@@ -518,6 +518,34 @@ describe('the booking deadline (time-skipping server)', () => {
     });
   });
 
+  it('keeps the reservation when a confirmation whose answer was lost is followed by a rejection Wellhub refuses', async () => {
+    const seeded = await seed({ manualApproval: false });
+    // The first confirmation takes effect at Wellhub but its answer is lost on the way back; every later answer 503.
+    await seeded.world.fault('wellhub', { loseAnswer: true, method: 'PATCH', path: ANSWER_PATH, times: 1 });
+    await seeded.world.fault('wellhub', { status: 503, method: 'PATCH', path: ANSWER_PATH });
+    await withWorker(seeded, async (ctx) => {
+      const req = await memberBooks(seeded, ctx);
+      await sandboxStatus(seeded, req.bookingNumber, 'reserved');
+
+      // Past deadline - 2 min the workflow turns to a rejection, still failing; then Wellhub answers again, and refuses
+      // to reject a booking it holds reserved.
+      await env.sleep('13 minutes');
+      expect(await requestRow(req.bookingNumber)).toMatchObject({ decision: 'reserve', answer: 'pending' });
+      await seeded.world.clearFaults('wellhub');
+      await env.sleep('90 seconds');
+
+      await ledgerStatus(req.bookingNumber, 'reserved');
+      const row = await requestRow(req.bookingNumber);
+      expect(row).toMatchObject({ decision: 'reserve', reason: null, answer: 'sent' });
+      expect(row?.last_error).toMatch(/the aggregator holds the booking/);
+      expect(await spotsHeld(seeded.sessionId)).toBe(1);
+      expect(await sandboxBooking(seeded, req.bookingNumber)).toMatchObject({ status: 'reserved' });
+      const calls = await answerCalls(seeded, req.bookingNumber);
+      expect(calls.at(-1)).toEqual({ answer: 'REJECTED', category: 'TECHNICAL_ERROR', status: 422 });
+      expect((await history(req.bookingNumber)).map((h) => h.to_status)).toEqual(['requested', 'reserved']);
+    });
+  });
+
   it('gets the confirmation through an aggregator that fails half of its calls, well before the deadline', async () => {
     const seeded = await seed({ manualApproval: false });
     // The first answer always fails (so a retry is certain), then every other one on average.

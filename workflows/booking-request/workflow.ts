@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   isCancellation,
   allHandlersFinished,
   condition,
@@ -14,6 +15,7 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { afterFailedConfirmation, mayHaveLanded, type AnswerFailure, type HeldThere } from '../../domain/confirmation-outcome.js';
 import type { RejectReason } from '../../domain/reasons.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { activityChangedSignal } from '../activity-lifecycle/contract.js';
@@ -79,6 +81,16 @@ function aggregatorCalls(until: number) {
 function failureMessage(error: unknown): string {
   const cause = error instanceof ActivityFailure ? (error.cause ?? error) : error;
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** How a failed answer call failed, for the rules of domain/confirmation-outcome.ts. */
+function answerFailureOf(error: unknown): AnswerFailure {
+  if (isCancellation(error)) return { kind: 'abandoned' };
+  if (!(error instanceof ActivityFailure)) return { kind: 'no_answer' };
+  if (error.cause instanceof TimeoutFailure) return { kind: 'abandoned' };
+  if (refused(error)) return { kind: 'refused' };
+  const status = error.cause instanceof ApplicationFailure ? (error.cause.details?.[0] as { status?: number | null } | undefined)?.status : undefined;
+  return typeof status === 'number' ? { kind: 'status', status } : { kind: 'no_answer' };
 }
 
 /** The aggregator refused the answer for good (a 4xx): retrying would change nothing. */
@@ -211,11 +223,11 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     event: BookingEvent,
     answer: RequestAnswerBody,
     until: number,
-  ): Promise<{ ok: true } | { ok: false; refused: boolean; error: string; attempted: boolean }> => {
+  ): Promise<{ ok: true } | { ok: false; refused: boolean; error: string; failure: AnswerFailure }> => {
     if (until - Date.now() < ATTEMPT_MS && patched(RESERVED_OUTCOME_UNKNOWN)) {
       // Too little time left for one whole attempt: a call cut off midway would leave its outcome unknown.
       state.lastAnswerError = 'too little time left before the deadline for one attempt';
-      return { ok: false, refused: false, error: state.lastAnswerError, attempted: false };
+      return { ok: false, refused: false, error: state.lastAnswerError, failure: { kind: 'status', status: 408 } };
     }
     try {
       state.answerAttempts += 1;
@@ -234,7 +246,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       return { ok: true };
     } catch (error) {
       state.lastAnswerError = isCancellation(error) ? 'the session was cancelled' : failureMessage(error);
-      return { ok: false, refused: refused(error), error: state.lastAnswerError, attempted: true };
+      return { ok: false, refused: refused(error), error: state.lastAnswerError, failure: answerFailureOf(error) };
     } finally {
       telling = undefined;
     }
@@ -340,15 +352,12 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     }
 
     state.phase = 'answering';
-    /**
-     * A RESERVED attempt failed without a refusal (a timeout, a dropped connection, a 5xx): it may have landed, and
-     * the aggregator may hold the booking even though we never heard so.
-     */
-    let reservedMayHaveLanded = false;
+    /** How our RESERVED failed, when it did without a refusal: it may still have reached the aggregator. */
+    let failedConfirmation: AnswerFailure | undefined;
     if (answer.status === 'RESERVED') {
       const told = await tell(event, answer, deadlineAt - CONFIRM_MARGIN_MS);
       if (told.ok) return finish(decided, answer, 'sent');
-      reservedMayHaveLanded = !told.refused && told.attempted;
+      if (!told.refused) failedConfirmation = told.failure;
       if (sessionCancelled) {
         answer = cancelledAnswer;
       } else if (told.refused) {
@@ -361,37 +370,36 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     }
     const told = await tell(event, answer, deadlineAt - ANSWER_MARGIN_MS);
     if (told.ok) return finish(decided, answer, 'sent');
-    if (reservedMayHaveLanded && patched(RESERVED_OUTCOME_UNKNOWN)) return settleUnknownReservation(decided, event, answer, told);
+    if (failedConfirmation !== undefined && patched(RESERVED_OUTCOME_UNKNOWN)) {
+      return settleFailedConfirmation(decided, event, answer, { ...told, confirmation: failedConfirmation });
+    }
     // The aggregator cannot hear the rejection: its own auto-reject at the deadline applies, which is the same outcome.
     return finish(decided, answer, told.refused ? 'refused' : 'unreachable', told.error);
   };
 
-  /**
-   * Our RESERVED may have landed and our REJECTED did not: the aggregator holds whichever reached it. Freeing the spot
-   * while it holds a reservation would sell that spot twice, so the ledger follows the aggregator: what it says when it
-   * can be asked; else a refused rejection means it holds the reservation (it refuses to reject a booking it has
-   * confirmed); else nothing is known and the reservation stands, which may leave a spot unused but never gives one
-   * away twice.
-   */
-  const settleUnknownReservation = async (
+  /** Our RESERVED failed and so did the REJECTED after it: the ledger follows what the aggregator holds. */
+  const settleFailedConfirmation = async (
     decided: DecidedRequest,
     event: BookingEvent,
     rejection: RequestAnswerBody,
-    told: { refused: boolean; error: string },
+    told: { refused: boolean; error: string; confirmation: AnswerFailure },
   ): Promise<true> => {
-    let held: Awaited<ReturnType<BookingRequestActivities['readHeldStatus']>>;
-    try {
-      held = await aggregatorCalls(Date.now() + READ_BACK_WINDOW_MS).readHeldStatus({ ...ref, sessionExternalId: event.sessionExternalId });
-    } catch (error) {
-      log.warn('could not read back a booking whose confirmation may have landed', { error: failureMessage(error) });
+    let held: HeldThere;
+    // Worth asking only when the rejection did not settle it: a refused one already says the aggregator holds it.
+    if (told.refused || mayHaveLanded(told.confirmation)) {
+      try {
+        held = await aggregatorCalls(Date.now() + READ_BACK_WINDOW_MS).readHeldStatus({ ...ref, sessionExternalId: event.sessionExternalId });
+      } catch (error) {
+        log.warn('could not read back a booking whose confirmation may have landed', { error: failureMessage(error) });
+      }
     }
-    if (held === 'rejected' || held === 'pending') return finish(decided, rejection, told.refused ? 'refused' : 'unreachable', told.error);
-    const heldThere = held !== undefined || told.refused;
-    const note = heldThere
+    const outcome = afterFailedConfirmation({ confirmation: told.confirmation, rejection: told.refused ? 'refused' : 'unreachable', held });
+    if (outcome.keep === 'rejected') return finish(decided, rejection, told.refused ? 'refused' : 'unreachable', told.error);
+    const note = outcome.known
       ? `the aggregator holds the booking: a confirmation that seemed to fail had reached it (${told.error})`
       : `unknown whether the aggregator holds the booking; kept reserved so its spot is never sold twice (${told.error})`;
-    log.warn('a confirmation of unknown outcome: the reservation stands', { bookingNumber: input.bookingNumber, heldThere, held });
-    return finish(decided, { status: 'RESERVED' }, heldThere ? 'sent' : 'unreachable', note);
+    log.warn('a confirmation that seemed to fail: the reservation stands', { bookingNumber: input.bookingNumber, known: outcome.known, held });
+    return finish(decided, { status: 'RESERVED' }, outcome.known ? 'sent' : 'unreachable', note);
   };
 
   const handleMemberEvent = async (event: BookingEvent) => {

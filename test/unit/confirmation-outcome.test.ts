@@ -42,7 +42,7 @@ describe('afterFailedConfirmation', () => {
 
   it('follows what the aggregator says it holds, whenever it can be read back', () => {
     fc.assert(
-      fc.property(failure, fc.constantFrom('refused', 'unreachable') as fc.Arbitrary<'refused' | 'unreachable'>, held.filter((h) => h !== undefined), (confirmation, rejection, there) => {
+      fc.property(failure, fc.constantFrom<'refused' | 'unreachable'>('refused', 'unreachable'), held.filter((h) => h !== undefined), (confirmation, rejection, there) => {
         const outcome = afterFailedConfirmation({ confirmation, rejection, held: there });
         expect(outcome.keep).toBe(there === 'rejected' || there === 'pending' ? 'rejected' : 'reserved');
       }),
@@ -51,7 +51,7 @@ describe('afterFailedConfirmation', () => {
 
   it('never frees a spot the aggregator may hold: a rejection is kept only when it surely does not hold it', () => {
     fc.assert(
-      fc.property(failure, fc.constantFrom('refused', 'unreachable') as fc.Arbitrary<'refused' | 'unreachable'>, held, (confirmation, rejection, there) => {
+      fc.property(failure, fc.constantFrom<'refused' | 'unreachable'>('refused', 'unreachable'), held, (confirmation, rejection, there) => {
         const outcome = afterFailedConfirmation({ confirmation, rejection, held: there });
         if (outcome.keep === 'rejected') {
           const aggregatorSaysFree = there === 'rejected' || there === 'pending';

@@ -20,7 +20,8 @@ import { HISTORIES_DIR, historyToJson, type RecordedHistory } from './recorded-h
  * Records the histories that test/replay/replay.test.ts replays against the current workflow code: real scenarios
  * on the real stack (Temporal dev server, PostgreSQL, the aggregators' sandboxes over HTTP), each workflow captured
  * at the point a deploy could meet it, running ones included. Skipped unless RECORD_HISTORIES names the label to
- * record under (`npm run record-histories -- <label>`); writes test/replay/histories/<workflowType>/<label>/*.json.
+ * record under (`npm run record-histories -- <label>`); writes test/replay/histories/<workflowType>/<label>/*.json
+ * (RECORD_HISTORIES_ROOT: another histories folder).
  *
  * Run it on the code of each released version (a worktree of the release's commit), so the histories are what that
  * version wrote. Every scenario checks that it went down the path it is named after, so a recording that silently
@@ -28,6 +29,8 @@ import { HISTORIES_DIR, historyToJson, type RecordedHistory } from './recorded-h
  */
 
 const LABEL = process.env.RECORD_HISTORIES;
+/** Where to write (default the committed histories): another checkout's, when recording from a release's worktree. */
+const ROOT = process.env.RECORD_HISTORIES_ROOT ?? HISTORIES_DIR;
 const EventType = proto.api.enums.v1.EventType;
 const LONG = 240_000;
 
@@ -68,7 +71,7 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
       description,
       history: historyToJson(history) as RecordedHistory['history'],
     };
-    const dir = path.join(HISTORIES_DIR, described.type, LABEL as string);
+    const dir = path.join(ROOT, described.type, LABEL as string);
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, `${scenario}.json`), `${JSON.stringify(recorded)}\n`);
   }
@@ -306,13 +309,26 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
         const row = await db.selectFrom('session_cancellation_branches').select('attempts').where('session_id', '=', outage).where('aggregator', '=', 'wellhub').executeTakeFirst();
         return (row?.attempts ?? 0) >= 3 ? true : undefined;
       }, 30_000, 'three failed attempts at Wellhub');
-      await eventually(async () => ((await outageParent.fetchHistory()).events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED).length >= 3 ? true : undefined, 20_000, 'the parent to hear the progress');
-      await record(outageParent, 'fan-out-waiting-for-branch', 'Wellhub answering 503: the ClassPass branch done, the Wellhub branch retrying (3 attempts) and reporting progress. Running.', 'RUNNING');
+      // The parent has heard from the Wellhub branch (earlier code: every attempt; later: each change of status) and
+      // has the ClassPass branch's result.
+      await eventually(
+        async () => {
+          const events = (await outageParent.fetchHistory()).events ?? [];
+          const heard = events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+          const classpassDone = events.some(
+            (e) => e.eventType === EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED && e.childWorkflowExecutionCompletedEventAttributes?.workflowExecution?.workflowId?.endsWith(':classpass'),
+          );
+          return heard && classpassDone ? true : undefined;
+        },
+        20_000,
+        'the parent to hear the Wellhub branch and have the ClassPass result',
+      );
+      await record(outageParent, 'fan-out-waiting-for-branch', 'Wellhub answering 503: the ClassPass branch done, the Wellhub branch retrying (3 attempts) and reporting its progress. Running.', 'RUNNING');
       await record(retryingBranch, 'branch-retrying-wellhub', 'Wellhub answering 503: three failed attempts, backing off. Running.', 'RUNNING');
       await w.world.clearFaults('wellhub');
       await outageParent.result();
       await record(outageParent, 'fan-out-after-branch-retried', 'As fan-out-waiting-for-branch, then Wellhub back: the branch done, the fan-out completed.', 'COMPLETED');
-      await record(retryingBranch, 'branch-retried-then-done-wellhub', 'As branch-retrying-wellhub, then Wellhub back: done at the fourth attempt. Completed.', 'COMPLETED');
+      await record(retryingBranch, 'branch-retried-then-done-wellhub', 'As branch-retrying-wellhub, then Wellhub back: done at the next attempt. Completed.', 'COMPLETED');
     },
     LONG,
   );

@@ -11,6 +11,9 @@ import { addressRefusal, checkUrl, isAllowListed, type OutboundPolicy } from '..
  * rebinding) reaches nothing. Redirects are not followed: the host that answers is the host that was checked.
  */
 
+/** How long a URL's check waits for its host's addresses as it is set. */
+const RESOLVE_TIMEOUT_MS = 5_000;
+
 export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
 const systemResolver: Resolver = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
@@ -47,13 +50,20 @@ export function createOutboundGuard(policy: OutboundPolicy, resolve: Resolver = 
     if (!verdict.ok) return verdict.reason;
     if (!verdict.resolve) return undefined;
     let addresses: Array<{ address: string }>;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      addresses = await resolve(verdict.host);
+      // A request must not wait on a resolver that does not answer; the connection checks again anyway.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEOUT' })), RESOLVE_TIMEOUT_MS);
+      });
+      addresses = await Promise.race([resolve(verdict.host), late]);
     } catch (error) {
       // In production a URL nobody can reach is refused as it is set rather than found out by the first sync;
       // locally a name may well only exist later (a sandbox, a container). Either way the connection checks again.
       if (!(options.requireResolvable ?? policy.production)) return undefined;
       return `its host ${verdict.host} does not resolve (${error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)})`;
+    } finally {
+      clearTimeout(timer);
     }
     for (const { address } of addresses) {
       const refused = addressRefusal(address, policy, verdict.allowListed);

@@ -7,10 +7,17 @@ export type Db = Kysely<Database>;
 // Return int8 (bigint, count(*)) as numbers: every count here fits comfortably.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
-export function createDb(connectionString: string, poolSize = 10, onIdleError?: (error: Error) => void): Db {
+export function createDb(connectionString: string, poolSize = 10, onConnectionError?: (error: Error) => void): Db {
   const pool = new pg.Pool({ connectionString, max: poolSize });
-  // An idle client losing its server (restart, failover) must not crash the process; the next query reconnects.
-  pool.on('error', (error) => onIdleError?.(error));
+  // A client losing its server (a restart, a failover) must never crash the process. The pool listens on idle clients
+  // only and takes its listener off a client while it is checked out, so a query in flight when the server goes away
+  // would raise an 'error' event nobody hears: every client gets a listener of its own for its whole life. The query
+  // itself fails (its caller retries: a Temporal activity, an API request answered 503), and the pool discards the
+  // broken client and connects a new one.
+  pool.on('error', (error) => onConnectionError?.(error));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onConnectionError?.(error));
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -2,7 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
-import { recordOrphanedLifecycles } from '../../db/lifecycle-outbox.js';
+import { claimDueChanges, recordChange, recordOrphanedLifecycles } from '../../db/lifecycle-outbox.js';
 import type { Db } from '../../db/index.js';
 import { AGGREGATORS } from '../../domain/model.js';
 import { workflowIds } from '../../workflows/ids.js';
@@ -136,5 +136,20 @@ describe('lifecycle outbox and relay', () => {
       'the new run recorded',
     );
     expect(await recordOrphanedLifecycles(db, new Date(Date.now() - 60_000))).toBe(0);
+  });
+
+  it('lets several relays claim at once without two taking the same row, and keeps a claimed row from the others until its lease ends', async () => {
+    // Opted out, so the harness's own relay only tells a lifecycle that is not running to stop: no start.
+    const ids = await seedActivity(db, { optedIn: false });
+    const rows = [];
+    for (let i = 0; i < 40; i++) rows.push(await recordChange(db, ids, { kind: 'session', id: `s-${i}` }));
+    const mine = new Set(rows.map((r) => r.id));
+    const claims = await Promise.all([0, 1, 2, 3].map(() => claimDueChanges(db, { limit: 15, leaseMs: 60_000, graceMs: 0 })));
+    const taken = claims.flat().filter((r) => mine.has(r.id));
+    expect(new Set(taken.map((r) => r.id)).size).toBe(taken.length);
+    expect(taken.length).toBeGreaterThan(0);
+    // Under lease: no relay takes them again; the harness relay may have taken the others, so none are left to take.
+    const again = (await claimDueChanges(db, { limit: 100, leaseMs: 60_000, graceMs: 0 })).filter((r) => mine.has(r.id) && taken.some((t) => t.id === r.id));
+    expect(again).toEqual([]);
   });
 });

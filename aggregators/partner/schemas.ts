@@ -170,7 +170,7 @@ export type PartnerBookingStatus = (typeof BOOKING_STATUSES)[number];
 export const memberSchema = z.object({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
-  email: z.email().optional(),
+  email: z.email().max(320).optional(),
 });
 export type Member = z.infer<typeof memberSchema>;
 

@@ -25,8 +25,16 @@ export function normalizeEventType(raw: string): WellhubEventType | undefined {
   return EVENT_TYPE_VARIANTS[raw.trim().toLowerCase().replace(/[_\s]+/g, '-')];
 }
 
+/**
+ * Every id and text of a webhook has a maximum length: what is kept in the inbox and names a workflow (the booking
+ * number is part of its id) stays small, and a body built to be huge is refused (400) before anything is written.
+ */
+export const WEBHOOK_ID_MAX = 128;
+const NAME_MAX = 200;
+const EMAIL_MAX = 320;
+
 /** An id Wellhub may send as a number or a string; always a non-empty string for us. */
-const looseId = z.union([z.number().int().nonnegative(), z.string().trim().min(1)]).transform(String);
+const looseId = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().trim().min(1).max(WEBHOOK_ID_MAX)]).transform(String);
 
 /**
  * Epoch milliseconds per the contract, but seconds are tolerated: below 1e11 a value cannot be milliseconds of any
@@ -34,7 +42,7 @@ const looseId = z.union([z.number().int().nonnegative(), z.string().trim().min(1
  */
 export const SECONDS_THRESHOLD = 1e11;
 export const webhookTimestampSchema = z
-  .union([z.number().positive(), z.string().trim().min(1)])
+  .union([z.number().positive(), z.string().trim().min(1).max(40)])
   .transform((value, ctx) => {
     const numeric = typeof value === 'number' ? value : /^\d+(\.\d+)?$/.test(value) ? Number(value) : undefined;
     const ms = numeric !== undefined ? (numeric < SECONDS_THRESHOLD ? numeric * 1000 : numeric) : Date.parse(value as string);
@@ -46,7 +54,7 @@ export const webhookTimestampSchema = z
   });
 
 export const webhookBodySchema = z.looseObject({
-  event_type: z.string().transform((value, ctx) => {
+  event_type: z.string().max(64).transform((value, ctx) => {
     const type = normalizeEventType(value);
     if (type === undefined) {
       ctx.addIssue({ code: 'custom', message: `unknown event_type "${value.slice(0, 60)}"` });
@@ -57,8 +65,8 @@ export const webhookBodySchema = z.looseObject({
   event_data: z.looseObject({
     user: z.looseObject({
       unique_token: looseId,
-      name: z.string().nullish(),
-      email: z.string().nullish(),
+      name: z.string().max(NAME_MAX).nullish(),
+      email: z.string().max(EMAIL_MAX).nullish(),
     }),
     slot: z.looseObject({
       id: looseId,

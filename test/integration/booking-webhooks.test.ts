@@ -322,6 +322,24 @@ describe('webhooks refused before anything is written (invariant 6), and the web
     ['a missing signature', (n) => postWellhub(w(), bookingRequest(n), { secret: null }), 401, 'invalid_signature', /missing X-Gympass-Signature/],
     ['an unknown aggregator', (n) => postWellhub(w(), bookingRequest(n), { path: '/webhooks/nope' }), 404, 'unknown_aggregator', /nope/],
     ['an unknown venue id', (n) => postWellhub(w(), bookingRequest(n, { gymId: '424242424' })), 404, 'unknown_venue', /no wellhub connection holds this venue/],
+    [
+      'a booking number of 5,000 characters (it would name a workflow Temporal refuses)',
+      (n) => postWellhub(w(), wellhubPayload(w(), { bookingNumber: `${n}${'9'.repeat(5_000)}`, slotId, classId })),
+      400,
+      'invalid_event',
+      /booking_number/,
+    ],
+    [
+      'a member name of 10,000 characters',
+      (n) => {
+        const body = bookingRequest(n);
+        body.event_data.user.name = 'x'.repeat(10_000);
+        return postWellhub(w(), body);
+      },
+      400,
+      'invalid_event',
+      /event_data\.user\.name/,
+    ],
     ['signed garbage JSON', (n) => postWellhub(w(), `{"event_type":"booking-requested","event_data":{"slot":{"booking_number":"${n}"`), 400, 'invalid_event', /venue/],
     [
       'signed JSON missing fields',

@@ -6,7 +6,9 @@ import { temporal as proto } from '@temporalio/proto';
 import request from 'supertest';
 import type { Express } from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
+import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { Db } from '../../db/index.js';
+import { cancelSessionInLedger } from '../../db/session-cancellations.js';
 import type { Aggregator } from '../../domain/model.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { ACTIVITY_LIFECYCLE_WORKFLOW, lifecycleStateQuery, type ActivityLifecycleWorkflow } from '../../workflows/activity-lifecycle/contract.js';
@@ -273,8 +275,12 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
       };
 
       // A session with a booking reserved at each aggregator and one Wellhub request still waiting for approval.
-      const { sessionIds } = await w.offer({ maxParticipants: 5, registrationRules: { requiresManualApproval: true }, starts: [tomorrowAt(9), tomorrowAt(11)] });
-      const [calm, outage] = sessionIds as [string, string];
+      const { sessionIds } = await w.offer({
+        maxParticipants: 5,
+        registrationRules: { requiresManualApproval: true },
+        starts: [tomorrowAt(9), tomorrowAt(11), tomorrowAt(13)],
+      });
+      const [calm, outage, lateCommit] = sessionIds as [string, string, string];
       for (const aggregator of ['wellhub', 'classpass'] as const) {
         const n = await memberBooks(w, aggregator, calm, `reserved-${aggregator}`);
         await awaitingApproval(aggregator, n);
@@ -297,6 +303,26 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
       const told = bookingHandle(w, 'wellhub', inFlight);
       expect((await told.result()).answer).toMatchObject({ status: 'REJECTED', reason: 'CLASS_HAS_BEEN_CANCELED' });
       await record(told, 'wellhub-awaiting-approval-then-session-cancelled', 'Wellhub request held for approval when the studio cancelled the session: REJECTED CLASS_HAS_BEEN_CANCELED.', 'COMPLETED');
+
+      // The cancelling transaction commits late (as under load it can): the fan-out has begun before the commit. Earlier
+      // code polls the ledger for it (held until it has polled twice); later code's first read waits for the commit.
+      const lateParent = parentOf(lateCommit);
+      const scheduledReads = async () =>
+        ((await lateParent.fetchHistory()).events ?? []).filter(
+          (e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && e.activityTaskScheduledEventAttributes?.activityType?.name === 'openBranches',
+        ).length;
+      const { company_id: companyId } = await db.selectFrom('sessions').select('company_id').where('id', '=', lateCommit).executeTakeFirstOrThrow();
+      let readsBeforeCommit = 0;
+      await db.transaction().execute(async (trx) => {
+        const outcome = await cancelSessionInLedger(trx, { companyId, sessionId: lateCommit, reason: 'late commit', actor: 'recorder' });
+        if (outcome.outcome !== 'started') throw new Error(`not started: ${outcome.outcome}`);
+        await temporalCancellationControl(client, { taskQueue }).start({ companyId, venueId: outcome.venueId, activityId: outcome.activityId, sessionId: lateCommit, reason: 'late commit' });
+        readsBeforeCommit = await eventually(async () => ((await scheduledReads()) >= 1 ? scheduledReads() : undefined), 10_000, 'the fan-out to read the ledger');
+        await eventually(async () => ((await scheduledReads()) >= 3 ? true : undefined), 1_500, 'polls').catch(() => undefined);
+      });
+      expect(readsBeforeCommit).toBeGreaterThanOrEqual(1);
+      await lateParent.result();
+      await record(lateParent, 'fan-out-commit-landed-late', 'The cancelling transaction committed about 1.5 s after the fan-out first read the ledger; then both branches done. Completed.', 'COMPLETED');
 
       // Wellhub down while the other session is cancelled: its branch retries with backoff; recorded while it
       // retries (the parent still fanning out), then after Wellhub is back.

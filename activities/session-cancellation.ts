@@ -1,8 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { AggregatorHttpError } from '../aggregators/http.js';
+import { partnerErrorCode } from '../aggregators/partner/index.js';
 import { toTemporalFailure } from '../aggregators/temporal-failure.js';
 import {
   bookingsToCancelAt,
+  committedCancellation,
   completeCancellation,
   inFlightRequests,
   markAggregatorCancelled,
@@ -11,14 +13,40 @@ import {
   recordBranch,
 } from '../db/session-cancellations.js';
 import { readConnection } from '../db/sync-state.js';
+import { cancelCallVerdict, type CancelCallVerdict } from '../domain/cancellation-failure.js';
 import type { Aggregator } from '../domain/model.js';
-import type { SessionCancellationActivities } from '../workflows/session-cancellation/contract.js';
+import type { CancelAttemptFailureDetails, SessionCancellationActivities } from '../workflows/session-cancellation/contract.js';
 import type { SyncDeps } from './activity-lifecycle-sync.js';
 import { connectionContext } from './connection-context.js';
 
-/** A 4xx about one booking (other than 408/429): the aggregator no longer holds it as booked; nothing to repeat. */
-function bookingGoneThere(error: unknown): boolean {
-  return error instanceof AggregatorHttpError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
+function verdictOf(error: unknown): CancelCallVerdict | undefined {
+  if (!(error instanceof AggregatorHttpError)) return undefined;
+  return cancelCallVerdict({ status: error.status, code: partnerErrorCode(error), retryable: error.retryable });
+}
+
+/**
+ * A failed attempt as the branch workflow reads it: retryable or not by what it means for a cancellation (an auth
+ * failure is retried: the studio can fix the credentials), with the aggregator's Retry-After in its details, since the
+ * branch runs each attempt alone and waits between them itself.
+ */
+function attemptFailure(error: unknown): unknown {
+  if (!(error instanceof AggregatorHttpError)) return error;
+  const converted = toTemporalFailure(error);
+  const details: CancelAttemptFailureDetails = {
+    aggregator: error.aggregator,
+    operation: error.operation,
+    status: error.status ?? null,
+    retryAfterMs: error.retryAfterMs ?? null,
+  };
+  const retry = verdictOf(error) === 'retry';
+  const type = retry && !error.retryable ? 'AggregatorAuthFailed' : converted instanceof ApplicationFailure ? converted.type : undefined;
+  return ApplicationFailure.create({
+    type: type ?? 'AggregatorFailed',
+    message: error.message,
+    nonRetryable: !retry,
+    details: [details],
+    ...(error.retryAfterMs !== undefined ? { nextRetryDelay: error.retryAfterMs } : {}),
+  });
 }
 
 /** The cancellation fan-out's activities: its ledger steps and one attempt at one aggregator. */
@@ -26,8 +54,7 @@ export function createSessionCancellationActivities(deps: SyncDeps): SessionCanc
   const { db } = deps;
   return {
     async openBranches({ sessionId }) {
-      const cancellation = await db.selectFrom('session_cancellations').select('session_id').where('session_id', '=', sessionId).executeTakeFirst();
-      if (!cancellation) return undefined;
+      if (!(await committedCancellation(db, sessionId))) return undefined;
       const rows = await openBranches(db, sessionId);
       return rows.map((r) => ({ connectionId: r.connection_id, aggregator: r.aggregator as Aggregator }));
     },
@@ -78,7 +105,7 @@ export function createSessionCancellationActivities(deps: SyncDeps): SessionCanc
                 input.reason,
               );
             } catch (error) {
-              if (!bookingGoneThere(error)) throw error;
+              if (verdictOf(error) !== 'gone') throw error;
             }
             await markAggregatorCancelled(db, [booking.id]);
             told += 1;
@@ -88,7 +115,7 @@ export function createSessionCancellationActivities(deps: SyncDeps): SessionCanc
           await adapter.cancelSession(ctx, ref, input.reason);
         } catch (error) {
           // Gone there already (a retry of a call whose answer was lost): done.
-          if (!(error instanceof AggregatorHttpError && error.status === 404)) throw error;
+          if (verdictOf(error) !== 'gone') throw error;
         }
         if (adapter.capabilities.cancelsWholeSessions) {
           await markAggregatorCancelled(db, bookings.map((b) => b.id));
@@ -98,7 +125,7 @@ export function createSessionCancellationActivities(deps: SyncDeps): SessionCanc
         await recordBranch(db, input.sessionId, input.connectionId, { status: 'done', attempts: input.attempt });
         return { bookingsTold: told };
       } catch (error) {
-        throw toTemporalFailure(error);
+        throw attemptFailure(error);
       }
     },
 

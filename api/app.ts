@@ -48,7 +48,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...healthRoutes(deps.readiness),
     ...companyRoutes(deps.db),
     ...venueRoutes(deps.db),
-    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints, signals),
+    ...connectionRoutes(deps.db, deps.secretBox, deps.endpoints, signals, deps.cancellations),
     ...activityRoutes(deps.db, deps.lifecycle, signals),
     ...sessionRoutes(deps.db, signals),
     ...customerRoutes(deps.db),

@@ -6,6 +6,7 @@ import { createApp } from '../api/app.js';
 import { temporalLifecycleControl } from '../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../api/clients/booking-request.js';
 import { temporalCancellationControl } from '../api/clients/session-cancellation.js';
+import { startCancellationSweeper } from '../api/cancellation-sweeper.js';
 import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
 import { startLifecycleRelay } from '../api/lifecycle-relay.js';
 import { aggregatorUrlVariable, ConfigError, loadConfig, type Config } from '../config/index.js';
@@ -164,6 +165,9 @@ async function main(): Promise<void> {
       const bookings = temporalBookingRequestControl(client, { taskQueue: config.temporal.taskQueue });
       const dispatcher = startInboxDispatcher({ db, adapters, bookings, logger });
       stops.push(() => dispatcher.stop());
+      const cancellations = temporalCancellationControl(client, { taskQueue: config.temporal.taskQueue });
+      const sweeper = startCancellationSweeper({ db, cancellations, logger });
+      stops.push(() => sweeper.stop());
       const lifecycle = temporalLifecycleControl(client, { taskQueue: config.temporal.taskQueue, syncIntervalMs: config.sync.intervalMs });
       // Changes the lifecycle has not heard of yet are signalled from the outbox; offered activities without one get one.
       const relay = startLifecycleRelay({ db, lifecycle, logger, syncIntervalMs: config.sync.intervalMs });
@@ -171,7 +175,7 @@ async function main(): Promise<void> {
       const app = createApp({
         adapters,
         bookings,
-        cancellations: temporalCancellationControl(client, { taskQueue: config.temporal.taskQueue }),
+        cancellations,
         endpoints,
         db,
         logger,

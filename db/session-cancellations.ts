@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from './index.js';
 
 /**
@@ -188,4 +189,65 @@ export async function markSessionRemoved(db: Db, sessionId: string, connectionId
 
 export async function completeCancellation(db: Db, sessionId: string): Promise<void> {
   await db.updateTable('session_cancellations').set({ completed_at: new Date() }).where('session_id', '=', sessionId).where('completed_at', 'is', null).execute();
+}
+
+/**
+ * Whether the session's cancellation is committed, read once no transaction holds the session's row lock. The API
+ * starts the fan-out inside the transaction that cancels the session under that lock, so the fan-out's first read
+ * can come before the commit; waiting on the lock (FOR SHARE conflicts with the cancel's FOR UPDATE) and reading in a
+ * fresh statement afterwards sees the outcome however late it lands: committed, or rolled back (false).
+ */
+export async function committedCancellation(db: Db, sessionId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    await trx.selectFrom('sessions').select('id').where('id', '=', sessionId).forShare().executeTakeFirst();
+    const row = await trx.selectFrom('session_cancellations').select('session_id').where('session_id', '=', sessionId).executeTakeFirst();
+    return row !== undefined;
+  });
+}
+
+/** The branches of a connection still to finish (pending or retrying), to wake them when the connection changes. */
+export function openBranchesOfConnection(db: Db, connectionId: string) {
+  return db
+    .selectFrom('session_cancellation_branches')
+    .select(['session_id', 'aggregator'])
+    .where('connection_id', '=', connectionId)
+    .where('status', 'in', ['pending', 'retrying'])
+    .execute();
+}
+
+/**
+ * Claims up to `limit` cancellations not completed, requested before `requestedBefore` and not swept since
+ * `sweptBefore`, longest unchecked first, and stamps them swept. SKIP LOCKED lets several API processes sweep at once
+ * without waiting on each other or claiming the same rows.
+ */
+export async function claimOpenCancellations(db: Db, options: { requestedBefore: Date; sweptBefore: Date; limit: number }) {
+  return db
+    .updateTable('session_cancellations')
+    .set({ swept_at: new Date() })
+    .where('session_id', 'in', (eb) =>
+      eb
+        .selectFrom('session_cancellations')
+        .select('session_id')
+        .where('completed_at', 'is', null)
+        .where('requested_at', '<', options.requestedBefore)
+        .where((w) => w.or([w('swept_at', 'is', null), w('swept_at', '<', options.sweptBefore)]))
+        .orderBy(sql`swept_at NULLS FIRST`)
+        .orderBy('requested_at')
+        .limit(options.limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returning(['session_id', 'company_id', 'venue_id', 'activity_id', 'reason'])
+    .execute();
+}
+
+/** A cancellation's fan-out input, when it is not completed yet (a repeated cancel restarts it). */
+export function openCancellation(db: Db, companyId: string, sessionId: string) {
+  return db
+    .selectFrom('session_cancellations')
+    .select(['session_id', 'company_id', 'venue_id', 'activity_id', 'reason'])
+    .where('session_id', '=', sessionId)
+    .where('company_id', '=', companyId)
+    .where('completed_at', 'is', null)
+    .executeTakeFirst();
 }

@@ -11,6 +11,8 @@ export const workflowIds = {
    */
   bookingRequest: (ref: { aggregator: string; connectionId: string; bookingNumber: string }): string =>
     `booking:${ref.aggregator}:${ref.connectionId}:${ref.bookingNumber}`,
-  /** One per cancelled session; its branches are `<this id>:<aggregator>`. */
+  /** One per cancelled session; its branches are `cancellationBranch`. */
   sessionCancellation: (sessionId: string): string => `session-cancellation:${sessionId}`,
+  /** One aggregator's part of a session's cancellation (a session holds one connection per aggregator). */
+  cancellationBranch: (sessionId: string, aggregator: string): string => `session-cancellation:${sessionId}:${aggregator}`,
 } as const;

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/index.js';
 import { findActivity } from '../../db/company-scope.js';
-import { cancelSessionInLedger, readCancellation } from '../../db/session-cancellations.js';
+import { cancelSessionInLedger, openBranchesOfConnection, openCancellation, readCancellation } from '../../db/session-cancellations.js';
 import { companyOf } from '../auth.js';
 import type { CancellationControl } from '../clients/session-cancellation.js';
 import { found } from '../errors.js';
@@ -34,19 +34,46 @@ function present(row: Row): z.input<typeof Cancellation> {
 }
 
 /**
+ * A connection changed (new credentials, another URL): its cancellation branches waiting to retry try again now
+ * instead of sleeping out their backoff. Best effort: a branch not woken retries on its own schedule.
+ */
+export async function wakeConnectionBranches(db: Db, cancellations: CancellationControl, connectionId: string): Promise<void> {
+  const branches = await openBranchesOfConnection(db, connectionId);
+  await cancellations.wakeBranches(branches.map((b) => ({ sessionId: b.session_id, aggregator: b.aggregator })));
+}
+
+/**
  * The studio cancels sessions (SPEC §4, cancellation fan-out): final in the ledger at once, then told to every
  * aggregator the session was pushed to by a workflow per session. Answers 202 with where to follow it.
  */
 export function cancellationRoutes(db: Db, cancellations: CancellationControl): AnyRoute[] {
-  /** Cancels one session in the ledger and starts its fan-out in the same transaction; a second cancel finds the first. */
+  /**
+   * Cancels one session in the ledger and starts its fan-out in the same transaction; a second cancel finds the first,
+   * and starts its fan-out again if it is not completed and no run of it is running.
+   */
   async function cancel(companyId: string, sessionId: string, reason: string, actor: string) {
-    await db.transaction().execute(async (trx) => {
-      const outcome = await cancelSessionInLedger(trx, { companyId, sessionId, reason, actor });
-      if (outcome.outcome !== 'started') return;
-      // Started before the commit: if the commit fails, the workflow finds nothing to fan out and ends.
-      await cancellations.start({ companyId, venueId: outcome.venueId, activityId: outcome.activityId, sessionId, reason });
+    const outcome = await db.transaction().execute(async (trx) => {
+      const result = await cancelSessionInLedger(trx, { companyId, sessionId, reason, actor });
+      // Started before the commit: the workflow's first read waits for the commit (it waits on the session's row
+      // lock, which this transaction holds), and finds nothing to fan out if it rolls back.
+      if (result.outcome === 'started') {
+        await cancellations.start({ companyId, venueId: result.venueId, activityId: result.activityId, sessionId, reason });
+      }
+      return result;
     });
+    if (outcome.outcome === 'already') await restartIfOpen(companyId, sessionId);
     return found(await readCancellation(db, companyId, sessionId), 'session');
+  }
+
+  /** A committed cancellation whose fan-out ended before its work was done (or never ran) is carried out again. */
+  async function restartIfOpen(companyId: string, sessionId: string): Promise<void> {
+    const open = await openCancellation(db, companyId, sessionId);
+    if (!open) return;
+    try {
+      await cancellations.restart({ companyId, venueId: open.venue_id, activityId: open.activity_id, sessionId, reason: open.reason });
+    } catch {
+      // Temporal did not answer: the cancellation is committed all the same, and the periodic sweep restarts it.
+    }
   }
 
   return [
@@ -96,6 +123,7 @@ export function cancellationRoutes(db: Db, cancellations: CancellationControl): 
         const sessions = await q.orderBy('starts_at').execute();
         const cancellations = [];
         for (const session of sessions) {
+          if (session.status !== 'scheduled') await restartIfOpen(companyId, session.id);
           const c = session.status === 'scheduled' ? await cancel(companyId, session.id, body.reason, `api:${companyId}`) : await readCancellation(db, companyId, session.id);
           if (c) cancellations.push(present(c));
         }

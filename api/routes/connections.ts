@@ -7,6 +7,8 @@ import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
 import { openCredentials, type ConnectionCredentials, type SecretBox } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
+import type { CancellationControl } from '../clients/session-cancellation.js';
+import { wakeConnectionBranches } from './cancellations.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { ApiError, found, ruleViolation } from '../errors.js';
 import { presentConnection } from '../presenters.js';
@@ -14,7 +16,13 @@ import { defineRoute, type AnyRoute } from '../route.js';
 import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
 
-export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEndpoints, lifecycle: LifecycleSignals): AnyRoute[] {
+export function connectionRoutes(
+  db: Db,
+  box: SecretBox,
+  endpoints: AggregatorEndpoints,
+  lifecycle: LifecycleSignals,
+  cancellations?: CancellationControl,
+): AnyRoute[] {
   /** A connection's status, ids or credentials decide what its aggregator receives: every offered activity syncs again. */
   async function notifyVenue(connection: { id: string; venue_id: string }) {
     const offered = await db
@@ -170,6 +178,8 @@ export function connectionRoutes(db: Db, box: SecretBox, endpoints: AggregatorEn
           .returningAll()
           .executeTakeFirstOrThrow();
         await notifyVenue(row);
+        // New credentials (or URL) may be what its waiting cancellation branches need: they retry now.
+        if (cancellations) await wakeConnectionBranches(db, cancellations, row.id);
         return present(row);
       },
     }),

@@ -66,10 +66,10 @@ async function reservedAt(w: BookingWorld, aggregator: Aggregator, external: str
 }
 
 /** What the booking workflows of the given requests are doing (for failure messages). */
-async function workflowStates(requests: Accepted[]): Promise<string[]> {
+async function workflowStates(w: BookingWorld, requests: Accepted[]): Promise<string[]> {
   return Promise.all(
     requests.map(async (o) => {
-      const handle = client.workflow.getHandle(workflowIds.bookingRequest(o.aggregator, o.bookingNumber));
+      const handle = client.workflow.getHandle(workflowIds.bookingRequest({ aggregator: o.aggregator, connectionId: w.connectionIds[o.aggregator], bookingNumber: o.bookingNumber }));
       const state = await handle
         .query(bookingRequestStateQuery)
         .then((s) => ({ phase: s.phase, answer: s.answer, attempts: s.answerAttempts, lastError: s.lastAnswerError }))
@@ -174,7 +174,7 @@ describe('session cancellation racing booking requests', () => {
           20_000,
           `round ${round}: every request final`,
         ).catch(async (error: Error) => {
-          throw new Error(`${error.message}: ${(await workflowStates(unsettled)).join('; ')}`);
+          throw new Error(`${error.message}: ${(await workflowStates(w, unsettled)).join('; ')}`);
         });
         tally.answeredWithoutDecision += noDecision.length;
         const decidedHere = all.filter((o) => !noDecision.includes(o));
@@ -223,7 +223,7 @@ describe('session cancellation racing booking requests', () => {
           );
         const stuck = await eventually(async () => ((await pendingAnswers()).length === 0 ? [] : undefined), 5_000, 'answers recorded').catch(pendingAnswers);
         tally.answersStuck += stuck.length;
-        expect.soft(await workflowStates(stuck), `round ${round}: requests whose answer stays pending`).toEqual([]);
+        expect.soft(await workflowStates(w, stuck), `round ${round}: requests whose answer stays pending`).toEqual([]);
       }
 
       console.info('cancellation race', tally);
@@ -267,7 +267,7 @@ describe('session cancellation racing booking requests', () => {
       'the request settled',
     ).catch(async (error: Error) => {
       const row = await requestRow();
-      const [state] = await workflowStates([{ aggregator: 'classpass', bookingNumber }]);
+      const [state] = await workflowStates(w, [{ aggregator: 'classpass', bookingNumber }]);
       throw new Error(`${error.message}: request ${JSON.stringify(row)}; workflow ${state}`);
     });
     expect(['cancelled_by_gym', 'rejected']).toContain(settled.booking.status);

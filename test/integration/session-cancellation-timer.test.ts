@@ -5,7 +5,7 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { Db } from '../../db/index.js';
@@ -13,8 +13,8 @@ import { cancelSessionInLedger } from '../../db/session-cancellations.js';
 import type { Aggregator } from '../../domain/model.js';
 import { lifecycleStateQuery, type ActivityLifecycleWorkflow } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { cancellationProgressQuery, type CancellationProgress } from '../../workflows/session-cancellation/contract.js';
-import { branchBackoffMs } from '../../workflows/session-cancellation/workflow.js';
+import { branchStateQuery, cancellationProgressQuery, type CancellationProgress } from '../../workflows/session-cancellation/contract.js';
+import { BRANCH_ATTEMPTS_PER_RUN, branchBackoffMs } from '../../workflows/session-cancellation/workflow.js';
 import { bearer } from '../support/api-fixtures.js';
 import { startBookingWorld, type BookingWorld } from '../support/booking-world.js';
 import { activityDeps, buildApp, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
@@ -38,11 +38,19 @@ const worlds: BookingWorld[] = [];
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
+});
+
+// A server of its own per test: its clock starts at the real time, so a member's booking request (stamped on the real
+// clock by the sandbox) is not already past its deadline after an earlier test skipped hours ahead.
+beforeEach(async () => {
   env = await startTimeSkipping();
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await env?.teardown();
+});
+
+afterAll(async () => {
   await Promise.all(worlds.map((w) => w.close()));
   await drop?.();
 });
@@ -109,6 +117,53 @@ function settled(handle: WorkflowHandle<ActivityLifecycleWorkflow>) {
     return s.connections.length > 0 && s.connections.every((c) => c.passes >= 1 && !c.running && !c.pending) ? s : undefined;
   }, 20_000, 'lifecycle lanes settled');
 }
+
+/**
+ * A branch waiting between two attempts: its query says when it tries next, and its attempts agree with the ledger
+ * (the wait starts after the attempt is recorded, and the server's clock stands still while nobody sleeps on it).
+ */
+async function waitingBranch(sessionId: string, aggregator: Aggregator) {
+  const branch = env.client.workflow.getHandle(workflowIds.cancellationBranch(sessionId, aggregator));
+  return eventually(
+    async () => {
+      const [state, row] = await Promise.all([branch.query(branchStateQuery).catch(() => undefined), branchRow(sessionId, aggregator)]);
+      return state && state.nextAttemptAt !== null && row.attempts > 0 && state.attempts === row.attempts ? { state, row } : undefined;
+    },
+    20_000,
+    `the ${aggregator} branch between attempts`,
+  );
+}
+
+/** Every run of a workflow id, newest first, by following each run back to the one it continued. */
+async function runsOf(workflowId: string): Promise<Array<{ runId: string; events: number }>> {
+  const runs: Array<{ runId: string; events: number }> = [];
+  let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
+  while (runId) {
+    const { events } = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    runs.push({ runId, events: events?.length ?? 0 });
+    runId = events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+  }
+  return runs;
+}
+
+const historyLength = async (workflowId: string) => ((await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).length;
+
+/** The gym's cancellation calls Wellhub received for one booking, and how it answered each. */
+async function wellhubCancels(w: BookingWorld, bookingNumber: string) {
+  const calls = (await (await fetch(`${w.world.sandboxes.wellhub.url}/__sandbox/calls?method=PATCH`)).json()) as { calls: Array<{ path: string; body: { status?: string }; status?: number }> };
+  return calls.calls.filter((c) => c.path.endsWith(`/bookings/${bookingNumber}`) && c.body.status === 'CANCELLED_BY_GYM');
+}
+
+/** A Wellhub member books the session, through the webhook route and the booking workflow; reserved everywhere. */
+async function wellhubMember(w: BookingWorld, sessionId: string, external: Map<Aggregator, string>, member: string): Promise<string> {
+  const { bookingNumber } = await w.world.requestBooking('wellhub', { sessionId: external.get('wellhub') as string, member: { id: member, name: member } });
+  await eventually(async () => ((await w.world.booking('wellhub', bookingNumber))?.status === 'reserved' ? true : undefined), 20_000, 'wellhub reserved');
+  await eventually(async () => ((await ledgerBookings(sessionId)).some((b) => b.status === 'reserved') ? true : undefined), 20_000, 'the ledger reserved');
+  return bookingNumber;
+}
+
+const cancellationOf = async (app: ReturnType<typeof buildApp>, w: BookingWorld, sessionId: string) =>
+  (await request(app).get(`/v1/sessions/${sessionId}/cancellation`).set(bearer(w.key))).body as { status: string };
 
 const branchRow = (sessionId: string, aggregator: Aggregator) =>
   db.selectFrom('session_cancellation_branches').selectAll().where('session_id', '=', sessionId).where('aggregator', '=', aggregator).executeTakeFirstOrThrow();
@@ -177,7 +232,7 @@ describe('session cancellation fan-out over an outage (time-skipping server)', (
       // The booking workflows linger 10 s (on the server's clock) after their answer, then end.
       await env.sleep('15 seconds');
       for (const aggregator of AGGREGATORS) {
-        const handle = env.client.workflow.getHandle(workflowIds.bookingRequest(aggregator, numbers.get(aggregator) as string));
+        const handle = env.client.workflow.getHandle(workflowIds.bookingRequest({ aggregator, connectionId: w.connectionIds[aggregator], bookingNumber: numbers.get(aggregator) as string }));
         await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 20_000, `booking workflow ${aggregator} ended`);
       }
       await settled(lifecycle);
@@ -209,21 +264,18 @@ describe('session cancellation fan-out over an outage (time-skipping server)', (
         expect(await branchRow(sessionId, aggregator)).toMatchObject({ status: 'done', attempts: 1, last_error: null });
         expect((await w.world.booking(aggregator, numbers.get(aggregator) as string))?.status, aggregator).toBe('cancelled_by_gym');
         expect((await w.world.held(aggregator)).sessions.map((s) => s.id), aggregator).not.toContain(external.get(aggregator));
-        const child = env.client.workflow.getHandle(`${workflowIds.sessionCancellation(sessionId)}:${aggregator}`);
+        const child = env.client.workflow.getHandle(workflowIds.cancellationBranch(sessionId, aggregator));
         await eventually(async () => ((await child.describe()).status.name === 'COMPLETED' ? true : undefined), 20_000, `${aggregator} branch workflow completed`);
       }
 
       const parent = env.client.workflow.getHandle(workflowIds.sessionCancellation(sessionId));
-      const branch = env.client.workflow.getHandle(`${workflowIds.sessionCancellation(sessionId)}:${DOWN}`);
-      /** Wellhub's branch between two attempts: ledger row and parent query agree. */
-      const between = async () =>
-        eventually(async () => {
-          const { raw } = await branch.describe();
-          if ((raw.pendingActivities ?? []).length > 0) return undefined;
-          const [row, progress] = await Promise.all([branchRow(sessionId, DOWN), parent.query(cancellationProgressQuery)]);
-          const seen = progress.branches.find((b) => b.aggregator === DOWN);
-          return seen && row.attempts > 0 && seen.attempts === row.attempts ? { row, progress } : undefined;
-        }, 20_000, 'the Wellhub branch between attempts');
+      const branch = env.client.workflow.getHandle(workflowIds.cancellationBranch(sessionId, DOWN));
+      /** Wellhub's branch between two attempts: ledger row and the branch's query agree, and the parent's query. */
+      const between = async () => {
+        const { row, state } = await waitingBranch(sessionId, DOWN);
+        const progress = await parent.query(cancellationProgressQuery);
+        return { row, state, progress };
+      };
 
       const first = await between();
       expect(first.row).toMatchObject({ status: 'retrying', done_at: null });
@@ -231,6 +283,7 @@ describe('session cancellation fan-out over an outage (time-skipping server)', (
       expect(first.progress).toMatchObject({ sessionId, phase: 'fanning_out' });
       expect(first.progress.branches).toHaveLength(3);
       for (const aggregator of UP) expect(first.progress.branches.find((b) => b.aggregator === aggregator)).toMatchObject({ status: 'done', attempts: 1, lastError: null });
+      expect(first.progress.branches.find((b) => b.aggregator === DOWN)).toMatchObject({ status: 'retrying', lastError: expect.stringMatching(/503/) });
       expect((await db.selectFrom('session_cancellations').select('completed_at').where('session_id', '=', sessionId).executeTakeFirstOrThrow()).completed_at).toBeNull();
       // Wellhub has not heard: its booking still reserved there, the slot still listed.
       expect((await w.world.booking(DOWN, numbers.get(DOWN) as string))?.status).toBe('reserved');
@@ -241,7 +294,7 @@ describe('session cancellation fan-out over an outage (time-skipping server)', (
       let lastErrorAt = first.row.last_error_at?.getTime() ?? Infinity;
       for (let step = 0; step < 6; step += 1) {
         await env.sleep('30 minutes');
-        const { row, progress } = await between();
+        const { row, state, progress } = await between();
         expect(row.status).toBe('retrying');
         expect(row.attempts).toBeGreaterThan(previous);
         expect(row.last_error).toMatch(/503/);
@@ -249,7 +302,9 @@ describe('session cancellation fan-out over an outage (time-skipping server)', (
         expect(row.last_error_at?.getTime()).toBeGreaterThan(lastErrorAt);
         lastErrorAt = row.last_error_at?.getTime() ?? Infinity;
         expect(progress.phase).toBe('fanning_out');
-        expect(progress.branches.find((b) => b.aggregator === DOWN)).toMatchObject({ status: 'retrying', attempts: row.attempts, lastError: row.last_error });
+        // The branch's own query has every attempt; the parent hears only status changes (its history stays small).
+        expect(state).toMatchObject({ status: 'retrying', attempts: row.attempts, lastError: row.last_error });
+        expect(progress.branches.find((b) => b.aggregator === DOWN)).toMatchObject({ status: 'retrying' });
         previous = row.attempts;
       }
       const api = await request(app).get(`/v1/sessions/${sessionId}/cancellation`).set(bearer(w.key));
@@ -335,6 +390,129 @@ describe('session cancellation fan-out over an outage (time-skipping server)', (
       for (const aggregator of AGGREGATORS) {
         expect((await w.world.held(aggregator)).sessions.map((s) => s.id), aggregator).not.toContain(external.get(aggregator));
       }
+    });
+  });
+  it('keeps a branch that Wellhub answers 401 retrying, tells no booking, and wakes it when the credentials are updated', async () => {
+    await withWorld(async ({ w, app, sessionId, external }) => {
+      const bookingNumber = await wellhubMember(w, sessionId, external, 'm-expired-token');
+      // The token expired: Wellhub answers 401 to the booking's cancellation and to the slot's removal.
+      await w.world.fault('wellhub', { status: 401, method: 'PATCH', path: '/bookings/' });
+      await w.world.fault('wellhub', { status: 401, method: 'DELETE', path: '/slots/' });
+      const res = await request(app).post(`/v1/sessions/${sessionId}/cancel`).set(bearer(w.key)).send({ reason: 'instructor ill' });
+      expect(res.status).toBe(202);
+
+      // Not gone there, not failed for good: retrying, with the error shown; the booking not stamped as told.
+      const first = await waitingBranch(sessionId, 'wellhub');
+      expect(first.row).toMatchObject({ status: 'retrying', done_at: null });
+      expect(first.row.last_error).toMatch(/401/);
+      expect((await ledgerBookings(sessionId)).find((b) => b.source === 'wellhub')?.aggregator_cancelled_at).toBeNull();
+      expect((await w.world.booking('wellhub', bookingNumber))?.status).toBe('reserved');
+
+      // Twenty simulated minutes later: still retrying, now at the 5-minute pace.
+      await env.sleep('20 minutes');
+      const later = await waitingBranch(sessionId, 'wellhub');
+      expect(later.row.status).toBe('retrying');
+      expect(later.row.attempts).toBeGreaterThan(first.row.attempts);
+      const api = await request(app).get(`/v1/sessions/${sessionId}/cancellation`).set(bearer(w.key));
+      const shown = api.body.aggregators.find((a: { aggregator: string }) => a.aggregator === 'wellhub');
+      expect(shown).toMatchObject({ status: 'retrying', attempts: later.row.attempts });
+      expect(shown.lastError).toMatch(/401/);
+
+      // The studio updates the token: the branch tries again at once instead of sleeping out its backoff (the
+      // server's clock does not skip here, so it moves on in real time only).
+      await w.world.clearFaults('wellhub');
+      const before = await env.currentTimeMs();
+      const patched = await request(app)
+        .patch(`/v1/connections/${w.connectionIds.wellhub}`)
+        .set(bearer(w.key))
+        .send({ credentials: { apiToken: w.world.sandboxes.wellhub.connection.apiToken } });
+      expect(patched.status).toBe(200);
+      await eventually(async () => ((await branchRow(sessionId, 'wellhub')).status === 'done' ? true : undefined), 20_000, 'the Wellhub branch done');
+      expect((await env.currentTimeMs()) - before).toBeLessThan(60_000);
+      expect(await branchRow(sessionId, 'wellhub')).toMatchObject({ status: 'done', attempts: later.row.attempts + 1 });
+      expect((await w.world.booking('wellhub', bookingNumber))?.status).toBe('cancelled_by_gym');
+      expect((await w.world.held('wellhub')).sessions.map((s) => s.id)).not.toContain(external.get('wellhub'));
+      await eventually(async () => ((await cancellationOf(app, w, sessionId)).status === 'done' ? true : undefined), 20_000, 'the cancellation done');
+    });
+  });
+
+  it("waits at least a 429's Retry-After before calling the aggregator again", async () => {
+    await withWorld(async ({ w, app, sessionId, external }) => {
+      const bookingNumber = await wellhubMember(w, sessionId, external, 'm-throttled');
+      await w.world.fault('wellhub', { status: 429, retryAfter: 120, method: 'PATCH', path: '/bookings/' });
+      const res = await request(app).post(`/v1/sessions/${sessionId}/cancel`).set(bearer(w.key)).send({ reason: 'instructor ill' });
+      expect(res.status).toBe(202);
+      await waitingBranch(sessionId, 'wellhub');
+      expect(await wellhubCancels(w, bookingNumber)).toHaveLength(1);
+
+      // Inside the throttle window (110 of the 120 s asked): no second call.
+      await env.sleep('110 seconds');
+      await waitingBranch(sessionId, 'wellhub');
+      expect(await wellhubCancels(w, bookingNumber)).toHaveLength(1);
+      const { timers } = await branchHistory(env.client.workflow.getHandle(workflowIds.cancellationBranch(sessionId, 'wellhub')));
+      expect(timers.length).toBeGreaterThanOrEqual(1);
+      for (const t of timers) expect(t).toBeGreaterThanOrEqual(120_000);
+
+      // Once the window has passed, the next attempt goes out; Wellhub takes it once it stops throttling.
+      await env.sleep('15 seconds');
+      await waitingBranch(sessionId, 'wellhub');
+      const calls = await wellhubCancels(w, bookingNumber);
+      expect(calls).toHaveLength(2);
+      expect(calls.every((c) => c.status === 429)).toBe(true);
+      await w.world.clearFaults('wellhub');
+      await env.sleep('125 seconds');
+      await eventually(async () => ((await branchRow(sessionId, 'wellhub')).status === 'done' ? true : undefined), 20_000, 'the Wellhub branch done');
+      expect(await wellhubCancels(w, bookingNumber)).toHaveLength(3);
+      await eventually(async () => ((await cancellationOf(app, w, sessionId)).status === 'done' ? true : undefined), 20_000, 'the cancellation done');
+    });
+  });
+
+  it('keeps the histories bounded while a branch retries for a simulated week', async () => {
+    await withWorld(async ({ w, app, lifecycle, sessionId, external }) => {
+      const bookingNumber = await wellhubMember(w, sessionId, external, 'm-week');
+      // Wellhub in maintenance for a week, asking to come back in an hour each time.
+      await w.world.fault('wellhub', { status: 503, retryAfter: 3600, method: 'PATCH', path: '/bookings/' });
+      const res = await request(app).post(`/v1/sessions/${sessionId}/cancel`).set(bearer(w.key)).send({ reason: 'closed for a week' });
+      expect(res.status).toBe(202);
+      const parentId = workflowIds.sessionCancellation(sessionId);
+      const branchId = workflowIds.cancellationBranch(sessionId, 'wellhub');
+      await waitingBranch(sessionId, 'wellhub');
+      // The activity's lifecycle has nothing to do with the week (its reconciliation would only slow the test down):
+      // ended once idle, as nothing may be terminated mid-activity on this server.
+      await settled(lifecycle);
+      await quiet(lifecycle);
+      await lifecycle.terminate('not part of this test');
+
+      // Bounds: the parent hears a branch's status changes only (not its attempts); a branch run continues as new
+      // after BRANCH_ATTEMPTS_PER_RUN attempts, each attempt adding under 20 events.
+      const PARENT_MAX = 80;
+      const RUN_MAX = 1_020;
+      let parentMax = 0;
+      let runMax = 0;
+      for (let step = 0; step < 28; step += 1) {
+        await env.sleep('6 hours');
+        await waitingBranch(sessionId, 'wellhub');
+        parentMax = Math.max(parentMax, await historyLength(parentId));
+        runMax = Math.max(runMax, await historyLength(branchId));
+        expect(parentMax, `parent history after ${(step + 1) * 6} h`).toBeLessThanOrEqual(PARENT_MAX);
+        expect(runMax, `branch run history after ${(step + 1) * 6} h`).toBeLessThanOrEqual(RUN_MAX);
+      }
+      const { row } = await waitingBranch(sessionId, 'wellhub');
+      // One attempt an hour (Retry-After) for 168 hours.
+      expect(row.attempts).toBeGreaterThanOrEqual(165);
+      expect(row.attempts).toBeLessThanOrEqual(172);
+      const runs = await runsOf(branchId);
+      expect(runs.length).toBeGreaterThanOrEqual(Math.floor(row.attempts / BRANCH_ATTEMPTS_PER_RUN));
+      for (const run of runs) expect(run.events).toBeLessThanOrEqual(RUN_MAX);
+      console.info('a week of retries', { attempts: row.attempts, branchRuns: runs.map((r) => r.events), parentEvents: parentMax });
+
+      await w.world.clearFaults('wellhub');
+      await env.sleep('1 hour');
+      await eventually(async () => ((await branchRow(sessionId, 'wellhub')).status === 'done' ? true : undefined), 20_000, 'the Wellhub branch done');
+      await eventually(async () => ((await cancellationOf(app, w, sessionId)).status === 'done' ? true : undefined), 20_000, 'the cancellation done');
+      expect((await w.world.booking('wellhub', bookingNumber))?.status).toBe('cancelled_by_gym');
+      await eventually(async () => ((await env.client.workflow.getHandle(parentId).describe()).status.name === 'COMPLETED' ? true : undefined), 20_000, 'the parent completed');
+      expect(await historyLength(parentId)).toBeLessThanOrEqual(PARENT_MAX);
     });
   });
 });

@@ -27,6 +27,19 @@ export interface CancellationBranchInput {
   reason: string;
   /** Attempts made by earlier runs (continue-as-new). */
   attemptsBefore?: number | undefined;
+  /** The status the parent last heard from earlier runs, so a new run does not tell it again. */
+  reportedStatus?: BranchStatus | undefined;
+  /** The last error of earlier runs, for the branch's query until the next attempt. */
+  lastError?: string | null | undefined;
+}
+
+/** What a failed attempt carries in its failure's details, for the branch to pace itself. */
+export interface CancelAttemptFailureDetails {
+  aggregator: Aggregator;
+  operation: string;
+  status: number | null;
+  /** How long the aggregator asked us to stay away (Retry-After), in ms; null when it did not say. */
+  retryAfterMs: number | null;
 }
 
 export type BranchStatus = 'pending' | 'retrying' | 'done' | 'failed';
@@ -39,6 +52,11 @@ export interface BranchProgress {
   lastError: string | null;
 }
 
+/** A branch's own view: its progress, and when it tries next while it waits (ISO time; null while it is not waiting). */
+export interface BranchState extends BranchProgress {
+  nextAttemptAt: string | null;
+}
+
 export interface CancellationProgress {
   sessionId: string;
   phase: 'starting' | 'fanning_out' | 'done';
@@ -46,14 +64,23 @@ export interface CancellationProgress {
   branches: BranchProgress[];
 }
 
-/** A branch reports each attempt to its parent, so the parent's query shows every aggregator's progress. */
+/**
+ * A branch tells its parent when its status changes (not at every attempt, so the parent's history stays small over
+ * days of retries); each attempt is in the ledger (the API's view) and in the branch's own query.
+ */
 export const branchProgressSignal = defineSignal<[BranchProgress]>('branchProgress');
+/** The connection changed (new credentials, another URL): a branch waiting to retry tries again now. */
+export const wakeBranchSignal = defineSignal('wakeBranch');
 export const cancellationProgressQuery = defineQuery<CancellationProgress>('cancellationProgress');
+export const branchStateQuery = defineQuery<BranchState>('cancellationBranchState');
 /** Sent to a booking request workflow whose session the studio cancelled while the request waited for its answer. */
 export const sessionCancelledSignal = defineSignal('sessionCancelled');
 
 export interface SessionCancellationActivities {
-  /** The branches still to finish; undefined while the cancellation's transaction is not visible (not committed yet). */
+  /**
+   * The branches still to finish, read once the transaction that cancelled the session has ended (it holds the
+   * session's row lock until it commits or rolls back); undefined when it rolled back: nothing was cancelled.
+   */
   openBranches(input: { sessionId: string }): Promise<{ connectionId: string; aggregator: Aggregator }[] | undefined>;
   inFlightRequests(input: { sessionId: string }): Promise<{ aggregator: Aggregator; connectionId: string; bookingNumber: string }[]>;
   /** One attempt at telling one aggregator (bookings one by one where it wants that, then the session). */

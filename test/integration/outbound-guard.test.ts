@@ -50,27 +50,37 @@ async function sync(key: string, activityId: string) {
   };
 }
 
-/** An opted-in activity, with one session in two days when asked, so a sync pass has something to send. */
+/**
+ * An activity opted in to aggregators, with one session in two days when asked (created before opting in, so the
+ * first sync pass sends both), so a pass has something to send.
+ */
 async function offeredActivity(key: string, venueId: string, withSession: boolean) {
-  const created = await request(app).post('/v1/activities').set(bearer(key)).send({ venueId, name: 'Climbing', maxParticipants: 6, registrationRules: { allowAggregatorBookings: true } });
+  const created = await request(app).post('/v1/activities').set(bearer(key)).send({ venueId, name: 'Climbing', maxParticipants: 6 });
   expect(created.status).toBe(201);
+  const activityId = created.body.id as string;
   if (withSession) {
     const startsAt = new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    expect((await request(app).post(`/v1/activities/${created.body.id}/sessions`).set(bearer(key)).send({ startsAt, durationMinutes: 60 })).status).toBe(201);
+    expect((await request(app).post(`/v1/activities/${activityId}/sessions`).set(bearer(key)).send({ startsAt, durationMinutes: 60 })).status).toBe(201);
   }
-  return created.body.id as string;
+  const optedIn = await request(app).patch(`/v1/activities/${activityId}`).set(bearer(key)).send({ registrationRules: { allowAggregatorBookings: true } });
+  expect(optedIn.status, JSON.stringify(optedIn.body)).toBe(200);
+  return activityId;
 }
 
 /** The refusal shown for the connection once the lifecycle stopped trying (a retryable failure keeps it running). */
 async function settledError(key: string, activityId: string) {
+  let last: unknown;
   return eventually(
     async () => {
       const c = (await sync(key, activityId)).connections[0];
+      last = c;
       return c?.lastError && !c.running && !c.pending ? c.lastError.message : undefined;
     },
     20_000,
     'the refusal shown in the sync view',
-  );
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}; the connection's sync state: ${JSON.stringify(last)}`);
+  });
 }
 
 describe('aggregator URLs in production', () => {

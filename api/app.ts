@@ -22,6 +22,7 @@ import { customerRoutes } from './routes/customers.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { venueRoutes } from './routes/venues.js';
+import { webhookEventRoutes } from './routes/webhook-events.js';
 import { webhookRouter } from './routes/webhooks.js';
 
 export interface AppDeps {
@@ -55,6 +56,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...bookingRoutes(deps.db, signals),
     ...bookingRequestRoutes(deps.db, deps.bookings),
     ...cancellationRoutes(deps.db, deps.cancellations),
+    ...webhookEventRoutes(deps.db),
   ];
 }
 

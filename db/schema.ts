@@ -170,6 +170,13 @@ export interface WebhookInboxTable {
   response_delivered: Generated<boolean | null>;
   /** Why the outcome is what it is, when it is not plain (an event naming a number another connection received). */
   outcome_detail: Generated<string | null>;
+  /** Hand-overs tried so far (claims), when the next may be tried, and until when a dispatcher holds its claim. */
+  handover_attempts: Generated<number>;
+  next_handover_at: Generated<Date>;
+  claimed_until: Date | null;
+  last_handover_error: string | null;
+  /** Given up after too many failed hand-overs: listed by the API, retried only when asked. */
+  dead_at: Date | null;
 }
 
 export type RequestDecision = 'awaiting_approval' | 'reserve' | 'reject';

@@ -32,8 +32,13 @@ type BookingRequestWorkflow = (input: BookingRequestInput) => Promise<BookingReq
 
 /** What the API does to booking request workflows (one per aggregator booking number). */
 export interface BookingRequestControl {
-  /** Hands an event to the booking's workflow, starting it when none runs (signal-with-start: copies join one run). */
-  deliver(input: BookingRequestInput, event: BookingEvent): Promise<void>;
+  /**
+   * Hands an event to the booking's workflow, starting it when none runs (signal-with-start: copies join one run),
+   * within `deadlineMs` (default the client's hand-over deadline).
+   */
+  deliver(input: BookingRequestInput, event: BookingEvent, deadlineMs?: number): Promise<void>;
+  /** Whether Temporal answers at all (a cheap call), so that an outage is told apart from a bad event. */
+  reachable(): Promise<boolean>;
   /**
    * A synchronous aggregator's request (Onefit): starts the workflow or joins it, and waits for the decision
    * (update-with-start), at most `budgetMs`; undefined when it did not come in time.
@@ -68,8 +73,8 @@ export function temporalBookingRequestControl(
   const handle = (ref: BookingRef) => client.workflow.getHandle(workflowIds.bookingRequest(ref));
 
   return {
-    async deliver(input, event) {
-      await withDeadline(deliverDeadlineMs, () =>
+    async deliver(input, event, deadlineMs = deliverDeadlineMs) {
+      await withDeadline(deadlineMs, () =>
         client.workflow.signalWithStart<BookingRequestWorkflow, [BookingEvent]>(BOOKING_REQUEST_WORKFLOW, {
           ...startOptions(input),
           signal: bookingEventSignal,
@@ -96,6 +101,15 @@ export function temporalBookingRequestControl(
         ]);
       } finally {
         clearTimeout(timer);
+      }
+    },
+
+    async reachable() {
+      try {
+        await withDeadline(rpcDeadlineMs, () => client.workflowService.getSystemInfo({}));
+        return true;
+      } catch {
+        return false;
       }
     },
 

@@ -7,14 +7,16 @@ import {
   readBookingRequest,
   recordInboxEvent,
   recordSynchronousResponse,
+  handOverSoon,
 } from '../../db/booking-requests.js';
 import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import type { Logger } from '../../lib/logger.js';
 import { openCredentials, webhookSecretsOf, type SecretBox } from '../../lib/secrets.js';
-import type { BookingEvent, BookingRequestInput, RequestAnswerBody } from '../../workflows/booking-request/contract.js';
+import type { RequestAnswerBody } from '../../workflows/booking-request/contract.js';
 import type { BookingRequestControl } from '../clients/booking-request.js';
 import { ApiError } from '../errors.js';
+import { requestInput, toBookingEvent } from '../webhook-events.js';
 
 /** A webhook body is one small event: anything larger is not from an aggregator. */
 const WEBHOOK_BODY_LIMIT = '64kb';
@@ -22,6 +24,10 @@ const WEBHOOK_BODY_LIMIT = '64kb';
 export const SYNCHRONOUS_ANSWER_BUDGET_MS = 800;
 /** Below this much of the budget left, no decision is attempted: the answer is a rejection at once. */
 const MIN_DECISION_MS = 100;
+/** How long the route's own hand-over of an event to its workflow may take (after the answer, off the request). */
+const HANDOVER_DEADLINE_MS = 5_000;
+/** The inbox dispatcher leaves a new event to the route's own hand-over for this long. */
+export const HANDOVER_GRACE_MS = 10_000;
 
 export interface WebhookDeps {
   db: Db;
@@ -29,34 +35,6 @@ export interface WebhookDeps {
   adapters: Readonly<Record<Aggregator, AggregatorAdapter>>;
   bookings: BookingRequestControl;
   logger: Logger;
-}
-
-export function toBookingEvent(event: AggregatorEvent): BookingEvent {
-  return {
-    type: event.type,
-    eventId: event.eventId,
-    occurredAt: event.occurredAt.toISOString(),
-    ...(event.type === 'booking_cancelled' ? { late: event.late } : {}),
-    sessionExternalId: event.sessionExternalId,
-    activityExternalId: event.activityExternalId,
-    member: { externalId: event.customer.externalId, name: event.customer.name, email: event.customer.email },
-  };
-}
-
-export function requestInput(
-  adapter: AggregatorAdapter,
-  connection: { id: string; company_id: string; venue_id: string },
-  bookingNumber: string,
-): BookingRequestInput {
-  return {
-    aggregator: adapter.aggregator,
-    bookingNumber,
-    companyId: connection.company_id,
-    venueId: connection.venue_id,
-    connectionId: connection.id,
-    answersSynchronously: adapter.capabilities.answersBookingsSynchronously,
-    bookingDeadlineMs: adapter.capabilities.bookingDeadlineMs,
-  };
 }
 
 const isAggregator = (name: string): name is Aggregator => (AGGREGATORS as readonly string[]).includes(name);
@@ -126,6 +104,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       connectionId: connection.id,
       bookingNumber: event.bookingNumber,
       payload: bookingEvent,
+      handoverGraceMs: HANDOVER_GRACE_MS,
     });
     const input = requestInput(adapter, connection, event.bookingNumber);
     const inboxRef = { connectionId: connection.id, eventId: event.eventId };
@@ -173,14 +152,20 @@ export function webhookRouter(deps: WebhookDeps): Router {
       return;
     }
 
-    try {
-      await deps.bookings.deliver(input, bookingEvent);
-      await markInboxDispatched(deps.db, inboxRef);
-    } catch (error) {
-      // The event is safe in the inbox: the dispatcher hands it over when Temporal answers again.
-      log.warn({ ...eventLog, err: error }, 'webhook recorded; its workflow could not be reached yet');
-      res.status(202).json({ received: true, duplicate, queued: true });
-      return;
+    // Answered as soon as the event is durably in the inbox: no request waits on Temporal. The hand-over follows at
+    // once, off the request; should it fail (Temporal unreachable, this process gone), the inbox dispatcher of any
+    // API process hands the event over. A copy of an event already in the inbox needs no hand-over of its own.
+    if (!duplicate) {
+      void deps.bookings
+        .deliver(input, bookingEvent, HANDOVER_DEADLINE_MS)
+        .then(() => markInboxDispatched(deps.db, inboxRef))
+        .catch(async (error: unknown) => {
+          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
+          await handOverSoon(deps.db, inboxRef);
+        })
+        .catch((error: unknown) => {
+          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'the dispatcher takes the event after its grace');
+        });
     }
     log.info(eventLog, 'webhook received');
     // A copy of a request already decided hears the decision again, with the same status and reason.

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createAdapters } from '../../aggregators/registry.js';
 import { temporalBookingRequestControl, type BookingRef, type BookingRequestControl } from '../../api/clients/booking-request.js';
-import { requestInput, toBookingEvent } from '../../api/routes/webhooks.js';
+import { requestInput, toBookingEvent } from '../../api/webhook-events.js';
 import type { Db } from '../../db/index.js';
 import { SecretBox } from '../../lib/secrets.js';
 import {

@@ -165,7 +165,6 @@ export function useApiHarness(ready: (harness: ApiHarness) => void, options: { i
         bookings: temporalBookingRequestControl(temporal.client, { taskQueue: temporal.taskQueue }),
         logger,
         intervalMs: 1_000,
-        graceMs: 2_000,
       });
     }
     // As `npm start` runs it: lifecycle changes whose signal failed are signalled from the outbox afterwards.

@@ -41,7 +41,7 @@ async function openDatabase(config: Config, logger: Logger, stops: Stop[]): Prom
     stops.push(() => pg.stop());
     url = pg.url;
   }
-  const db = createDb(url, config.database.poolSize, (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  const db = createDb(url, config.database.poolSize, (error) => logger.warn({ error: error.message, code: (error as { code?: string }).code }, 'a PostgreSQL connection was lost; the pool opens a new one'));
   stops.push(() => db.destroy());
   return db;
 }

@@ -3,6 +3,7 @@ import {
   claimDueEvents,
   markInboxDispatched,
   markInboxOutcomes,
+  readBookingRequest,
   recordHandoverFailure,
   type ClaimedEvent,
 } from '../db/booking-requests.js';
@@ -58,8 +59,13 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
       return false;
     }
     const event = row.payload as BookingEvent;
-    if (adapter.capabilities.answersBookingsSynchronously && event.type === 'booking_requested') {
-      // Its answer was due in the webhook response, which never came: the aggregator has rejected it already.
+    if (
+      adapter.capabilities.answersBookingsSynchronously &&
+      event.type === 'booking_requested' &&
+      (await readBookingRequest(db, { connectionId: row.connectionId, bookingNumber: row.bookingNumber })) === undefined
+    ) {
+      // Never decided: its answer was due in the webhook response, which never came, and the aggregator has rejected
+      // it already. (One the route decided goes to its workflow, which settles the spot it holds.)
       await markInboxOutcomes(db, row.connectionId, [{ eventId: row.eventId, outcome: 'expired at the aggregator: not answered in time' }]);
       await markInboxDispatched(db, ref);
       return false;

@@ -1,5 +1,4 @@
 import {
-  WithStartWorkflowOperation,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
@@ -10,7 +9,6 @@ import {
   approvalUpdate,
   bookingEventSignal,
   bookingRequestStateQuery,
-  requestDecisionUpdate,
   synchronousAnswerSignal,
   type ApprovalInput,
   type BookingEvent,
@@ -39,11 +37,6 @@ export interface BookingRequestControl {
   deliver(input: BookingRequestInput, event: BookingEvent, deadlineMs?: number): Promise<void>;
   /** Whether Temporal answers at all (a cheap call), so that an outage is told apart from a bad event. */
   reachable(): Promise<boolean>;
-  /**
-   * A synchronous aggregator's request (Onefit): starts the workflow or joins it, and waits for the decision
-   * (update-with-start), at most `budgetMs`; undefined when it did not come in time.
-   */
-  decide(input: BookingRequestInput, event: BookingEvent, budgetMs: number): Promise<RequestAnswerBody | undefined>;
   /** Tells the workflow whether the synchronous answer went out in the webhook response. */
   reportSynchronousAnswer(input: BookingRequestInput, delivered: boolean): Promise<void>;
   /** A backend service's approval or refusal of a held request: 409 when it is not waiting for one. */
@@ -81,27 +74,6 @@ export function temporalBookingRequestControl(
           signalArgs: [event],
         }),
       );
-    },
-
-    async decide(input, event, budgetMs) {
-      const operation = new WithStartWorkflowOperation<BookingRequestWorkflow>(BOOKING_REQUEST_WORKFLOW, {
-        ...startOptions(input),
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), budgetMs);
-      });
-      try {
-        return await Promise.race([
-          withDeadline(Math.max(budgetMs, rpcDeadlineMs), () =>
-            client.workflow.executeUpdateWithStart(requestDecisionUpdate, { args: [event], startWorkflowOperation: operation }),
-          ),
-          late,
-        ]);
-      } finally {
-        clearTimeout(timer);
-      }
     },
 
     async reachable() {

@@ -1,6 +1,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import { WebhookParseError, type AggregatorAdapter, type AggregatorEvent } from '../../aggregators/types.js';
 import {
+  decideAggregatorRequest,
   findWebhookConnection,
   markInboxDispatched,
   markInboxOutcomes,
@@ -13,7 +14,7 @@ import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import type { Logger } from '../../lib/logger.js';
 import { openCredentials, webhookSecretsOf, type SecretBox } from '../../lib/secrets.js';
-import type { RequestAnswerBody } from '../../workflows/booking-request/contract.js';
+import { answerFor, requestedAtOf, type RequestAnswerBody } from '../../domain/booking-answer.js';
 import type { BookingRequestControl } from '../clients/booking-request.js';
 import { ApiError } from '../errors.js';
 import { requestInput, toBookingEvent } from '../webhook-events.js';
@@ -110,23 +111,58 @@ export function webhookRouter(deps: WebhookDeps): Router {
     const inboxRef = { connectionId: connection.id, eventId: event.eventId };
     const eventLog = { aggregator: name, bookingNumber: event.bookingNumber, eventId: event.eventId, type: event.type, duplicate };
 
+    /**
+     * Hands the event to its booking workflow right after the answer, off the request; should that fail (Temporal
+     * unreachable, this process gone), the inbox dispatcher of any API process hands it over. A copy of an event
+     * already in the inbox needs no hand-over of its own.
+     */
+    const handOver = () => {
+      void deps.bookings
+        .deliver(input, bookingEvent, HANDOVER_DEADLINE_MS)
+        .then(() => markInboxDispatched(deps.db, inboxRef))
+        .catch(async (error: unknown) => {
+          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
+          await handOverSoon(deps.db, inboxRef);
+        })
+        .catch((error: unknown) => {
+          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'the dispatcher takes the event after its grace');
+        });
+    };
+
     if (input.answersSynchronously && event.type === 'booking_requested') {
+      // The decision is taken here, in this request's own transaction under the session's lock (the same step the
+      // workflow takes for the others, so the same invariants hold): the aggregator waits about a second, and a round
+      // trip through Temporal under load can take most of it. The workflow, handed the event right after, finds the
+      // request decided and owns the aftermath: the lifecycle's counts, whether the answer got through, the read-back.
       let answer: RequestAnswerBody | undefined;
       const budget = SYNCHRONOUS_ANSWER_BUDGET_MS - (Date.now() - arrived);
       // With too little of the budget left for a decision, the answer is a rejection now rather than one too late.
       if (budget >= MIN_DECISION_MS) {
         try {
-          answer = await deps.bookings.decide(input, bookingEvent, budget);
-          await markInboxDispatched(deps.db, inboxRef);
+          const now = Date.now();
+          const requestedAt = requestedAtOf(now, bookingEvent.occurredAt, input.bookingDeadlineMs);
+          const decided = await decideAggregatorRequest(deps.db, {
+            ...input,
+            sessionExternalId: bookingEvent.sessionExternalId,
+            activityExternalId: bookingEvent.activityExternalId,
+            member: bookingEvent.member,
+            requestedAt: new Date(requestedAt),
+            deadlineAt: new Date(requestedAt + input.bookingDeadlineMs),
+            synchronous: true,
+            now: new Date(now),
+          });
+          answer = answerFor(decided);
         } catch (error) {
-          log.error({ ...eventLog, err: error }, 'synchronous booking decision failed');
+          log.error({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'synchronous booking decision failed');
         }
       }
       const body = answer ?? { status: 'REJECTED' as const, reason: 'TECHNICAL_ERROR' as const, message: 'no decision in time' };
       if (answer === undefined) {
-        // Answered without a decision: the workflow (if it started) must free what it may have held.
+        // Answered without a decision: nothing was held, and no workflow has anything to do.
         await markInboxOutcomes(deps.db, connection.id, [{ eventId: event.eventId, outcome: 'answered_rejected_without_decision' }]);
         await markInboxDispatched(deps.db, inboxRef);
+      } else if (!duplicate) {
+        handOver();
       }
       // Whether the decision reached the aggregator in time: written out completely before it hung up and within its
       // wait. An answer that did not becomes the aggregator's own rejection, and the workflow frees the spot. It is
@@ -155,18 +191,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     // Answered as soon as the event is durably in the inbox: no request waits on Temporal. The hand-over follows at
     // once, off the request; should it fail (Temporal unreachable, this process gone), the inbox dispatcher of any
     // API process hands the event over. A copy of an event already in the inbox needs no hand-over of its own.
-    if (!duplicate) {
-      void deps.bookings
-        .deliver(input, bookingEvent, HANDOVER_DEADLINE_MS)
-        .then(() => markInboxDispatched(deps.db, inboxRef))
-        .catch(async (error: unknown) => {
-          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
-          await handOverSoon(deps.db, inboxRef);
-        })
-        .catch((error: unknown) => {
-          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'the dispatcher takes the event after its grace');
-        });
-    }
+    if (!duplicate) handOver();
     log.info(eventLog, 'webhook received');
     // A copy of a request already decided hears the decision again, with the same status and reason.
     const known = duplicate && event.type === 'booking_requested' ? await readBookingRequest(deps.db, { connectionId: connection.id, bookingNumber: event.bookingNumber }) : undefined;

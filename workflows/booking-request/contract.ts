@@ -34,8 +34,8 @@ export interface BookingEvent {
   member: { externalId: string; name?: string | undefined; email?: string | undefined };
 }
 
-/** What the aggregator is told about a request (and what a redelivery of it gets again). */
-export type RequestAnswerBody = { status: 'RESERVED' } | { status: 'REJECTED'; reason: RejectReason; message: string };
+export type { RequestAnswerBody } from '../../domain/booking-answer.js';
+import type { RequestAnswerBody } from '../../domain/booking-answer.js';
 
 export interface ApprovalInput {
   approve: boolean;
@@ -67,7 +67,10 @@ export interface BookingRequestState {
 
 /** Every event about the booking (the webhook route signals it, with signal-with-start). */
 export const bookingEventSignal = defineSignal<[BookingEvent]>('bookingEvent');
-/** A synchronous aggregator's request: delivers the event and returns the decision for the webhook response. */
+/**
+ * A synchronous aggregator's request: delivers the event and returns the decision. The webhook route now decides such
+ * requests itself; the handler stays so that runs started by an API that still sent this update finish as they began.
+ */
 export const requestDecisionUpdate = defineUpdate<RequestAnswerBody, [BookingEvent]>('requestDecision');
 /** The webhook route reports whether the synchronous answer went out in time. */
 export const synchronousAnswerSignal = defineSignal<[{ delivered: boolean }]>('synchronousAnswer');

@@ -15,6 +15,7 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { answerFor, requestedAtOf } from '../../domain/booking-answer.js';
 import { afterFailedConfirmation, mayHaveLanded, type AnswerFailure, type HeldThere } from '../../domain/confirmation-outcome.js';
 import type { RejectReason } from '../../domain/reasons.js';
 import { SA } from '../../temporal/search-attributes.js';
@@ -57,6 +58,7 @@ const READ_BACK_PAUSE_MS = 500;
 /** Patch ids: each guards a change of this workflow's commands, so histories of runs started before it still replay. */
 const SYNC_RESPONSE_IN_INBOX = 'synchronous-response-read-from-inbox';
 const RESERVED_OUTCOME_UNKNOWN = 'reserved-outcome-unknown';
+const SYNC_DECIDED_BY_ROUTE = 'synchronous-request-decided-by-the-route';
 
 const ledger = proxyLocalActivities<BookingRequestActivities>({
   startToCloseTimeout: '10 seconds',
@@ -98,10 +100,7 @@ function refused(error: unknown): boolean {
   return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable === true;
 }
 
-const answerOf = (decided: Pick<DecidedRequest, 'decision' | 'reason' | 'message'>): RequestAnswerBody =>
-  decided.decision === 'reject'
-    ? { status: 'REJECTED', reason: decided.reason ?? 'TECHNICAL_ERROR', message: decided.message ?? 'the booking was rejected' }
-    : { status: 'RESERVED' };
+const answerOf = answerFor;
 
 /**
  * One aggregator booking, from its request to its end: the decision under the session's lock, the answer before
@@ -257,7 +256,7 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
     if (state.phase !== 'waiting') return false;
     state.phase = 'deciding';
     requestEventId = event.eventId;
-    const requestedAt = Math.max(Math.min(Date.now(), Date.parse(event.occurredAt) || Date.now()), Date.now() - input.bookingDeadlineMs);
+    const requestedAt = requestedAtOf(Date.now(), event.occurredAt, input.bookingDeadlineMs);
     const deadline = requestedAt + input.bookingDeadlineMs;
     let decided = await ledger.decideRequest({ ...input, event, deadlineAt: new Date(deadline).toISOString() });
     state.deadlineAt = decided.deadlineAt;
@@ -322,7 +321,9 @@ export async function bookingRequestWorkflow(input: BookingRequestInput): Promis
       // The webhook route returns this answer in its response, then reports whether that went out in time.
       state.answer = answer;
       state.phase = 'answering';
-      if (!decided.known && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
+      // The webhook route decides a synchronous aggregator's request itself (the run finds it decided, answer pending):
+      // the spot it holds is this run's to announce.
+      if ((!decided.known || patched(SYNC_DECIDED_BY_ROUTE)) && heldSpot) await notifyLifecycle(decided.activityId, decided.sessionId);
       await condition(() => syncReport !== undefined, SYNC_REPORT_MS);
       const missed = { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the answer did not reach the aggregator in time' } as const;
       // What the route recorded durably decides, not the signal: the signal is lost when the route could not reach

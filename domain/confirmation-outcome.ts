@@ -1,3 +1,5 @@
+import type { RequestAnswerBody } from './booking-answer.js';
+
 /**
  * What the ledger keeps when our RESERVED answer to an aggregator failed and the REJECTED that follows it did not get
  * through either. Pure rules, so the booking workflow only maps Temporal's failures onto them.
@@ -54,4 +56,22 @@ export function afterFailedConfirmation(input: { confirmation: AnswerFailure; re
   if (input.held !== undefined) return { keep: 'reserved', known: true };
   if (input.rejection === 'refused') return { keep: 'reserved', known: true };
   return mayHaveLanded(input.confirmation) ? { keep: 'reserved', known: false } : { keep: 'rejected' };
+}
+
+/** The answer to a request whose session the studio cancelled while it waited for its answer. */
+export const SESSION_CANCELLED_ANSWER: RequestAnswerBody = { status: 'REJECTED', reason: 'CLASS_HAS_BEEN_CANCELED', message: 'the session has been cancelled' };
+
+/**
+ * What follows a RESERVED that did not get through by the confirmation margin: a session the studio cancelled
+ * meanwhile is answered as cancelled; an aggregator that refused the confirmation no longer waits for an answer, so
+ * the request ends there and its spot is freed; otherwise the aggregator is told REJECTED (TECHNICAL_ERROR) instead.
+ */
+export function afterUndeliveredConfirmation(input: { sessionCancelled: boolean; refused: boolean; error: string }):
+  | { then: 'end'; answer: RequestAnswerBody }
+  | { then: 'reject'; answer: RequestAnswerBody } {
+  if (input.sessionCancelled) return { then: 'reject', answer: SESSION_CANCELLED_ANSWER };
+  if (input.refused) {
+    return { then: 'end', answer: { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: `the aggregator refused the confirmation: ${input.error}` } };
+  }
+  return { then: 'reject', answer: { status: 'REJECTED', reason: 'TECHNICAL_ERROR', message: 'the aggregator could not be reached to confirm the booking in time' } };
 }

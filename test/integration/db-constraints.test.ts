@@ -51,15 +51,26 @@ describe('schema constraints that protect the invariants', () => {
     expect(await migrateToLatest(db)).toEqual([]);
   });
 
-  it('one booking per aggregator booking number', async () => {
+  it('one booking per booking number and connection: the same number at another connection is another booking', async () => {
     const s = await seed();
-    await db.insertInto('bookings').values(booking(s, { aggregator_booking_number: 'WH-100' })).execute();
+    const connection = (aggregator: 'wellhub' | 'classpass', venueId: string, companyId: string) =>
+      db
+        .insertInto('connections')
+        .values({ company_id: companyId, venue_id: venueId, aggregator, status: 'active', external_venue_id: `${aggregator}-${venueId}`, api_base_url: null, settings: '{}', credentials_sealed: null })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+    const wellhub = await connection('wellhub', s.venueId, s.companyId);
+    await db.insertInto('bookings').values(booking(s, { aggregator_booking_number: 'WH-100', connection_id: wellhub.id })).execute();
     const other = await db.insertInto('customers').values({ company_id: s.companyId, name: 'Ben', email: null }).returning('id').executeTakeFirstOrThrow();
     await expect(
-      db.insertInto('bookings').values(booking(s, { aggregator_booking_number: 'WH-100', customer_id: other.id })).execute(),
-    ).rejects.toMatchObject({ code: '23505', constraint: 'bookings_aggregator_number_uq' });
-    // The same number from another aggregator is another booking.
-    await db.insertInto('bookings').values(booking(s, { aggregator_booking_number: 'WH-100', source: 'classpass', customer_id: other.id })).execute();
+      db.insertInto('bookings').values(booking(s, { aggregator_booking_number: 'WH-100', customer_id: other.id, connection_id: wellhub.id })).execute(),
+    ).rejects.toMatchObject({ code: '23505', constraint: 'bookings_connection_number_uq' });
+    // The same number received by another connection (another aggregator, or another company's) is another booking.
+    const classpass = await connection('classpass', s.venueId, s.companyId);
+    await db.insertInto('bookings').values(booking(s, { aggregator_booking_number: 'WH-100', source: 'classpass', customer_id: other.id, connection_id: classpass.id })).execute();
+    const t = await seed('Other company');
+    const theirs = await connection('wellhub', t.venueId, t.companyId);
+    await db.insertInto('bookings').values(booking(t, { aggregator_booking_number: 'WH-100', connection_id: theirs.id })).execute();
   });
 
   it('one customer per aggregator id within a company, and one id per aggregator per customer', async () => {

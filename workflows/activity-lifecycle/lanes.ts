@@ -1,5 +1,6 @@
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { SA } from '../../temporal/search-attributes.js';
+import { failureMessage } from '../failures.js';
 import type { ActivityLifecycleActivities, ConnectionSyncStatus, SyncReport, SyncTargets } from './contract.js';
 
 /**
@@ -129,10 +130,4 @@ function emptyStatus(connectionId: string, aggregator: string): ConnectionSyncSt
     published: { activity: false, sessions: 0 },
     lastPass: null,
   };
-}
-
-function failureMessage(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
-  return String(cause);
 }

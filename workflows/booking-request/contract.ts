@@ -77,6 +77,11 @@ export const synchronousAnswerSignal = defineSignal<[{ delivered: boolean }]>('s
 /** A backend service confirms or rejects a request held for manual approval. */
 export const approvalUpdate = defineUpdate<RequestAnswerBody, [ApprovalInput]>('approval');
 export const bookingRequestStateQuery = defineQuery<BookingRequestState>('bookingRequestState');
+/**
+ * The studio cancelled the request's session while the request waited for its answer (the cancellation fan-out sends
+ * it): the request is answered CLASS_HAS_BEEN_CANCELED.
+ */
+export const sessionCancelledSignal = defineSignal('sessionCancelled');
 
 /** The ledger's view of a request after the decision step. */
 export interface DecidedRequest {

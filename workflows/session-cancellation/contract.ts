@@ -73,8 +73,6 @@ export const branchProgressSignal = defineSignal<[BranchProgress]>('branchProgre
 export const wakeBranchSignal = defineSignal('wakeBranch');
 export const cancellationProgressQuery = defineQuery<CancellationProgress>('cancellationProgress');
 export const branchStateQuery = defineQuery<BranchState>('cancellationBranchState');
-/** Sent to a booking request workflow whose session the studio cancelled while the request waited for its answer. */
-export const sessionCancelledSignal = defineSignal('sessionCancelled');
 
 export interface SessionCancellationActivities {
   /**

@@ -1,6 +1,4 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   ParentClosePolicy,
   condition,
   continueAsNew,
@@ -15,12 +13,13 @@ import {
 } from '@temporalio/workflow';
 import { SA } from '../../temporal/search-attributes.js';
 import { activityChangedSignal } from '../activity-lifecycle/contract.js';
+import { sessionCancelledSignal } from '../booking-request/contract.js';
+import { applicationCause, failureMessage } from '../failures.js';
 import { workflowIds } from '../ids.js';
 import {
   branchProgressSignal,
   branchStateQuery,
   cancellationProgressQuery,
-  sessionCancelledSignal,
   wakeBranchSignal,
   type BranchProgress,
   type BranchState,
@@ -76,11 +75,10 @@ const LEGACY_ATTEMPTS_PER_RUN = 200;
 export const BRANCH_ATTEMPTS_PER_RUN = 50;
 
 function failureOf(error: unknown): { message: string; final: boolean; retryAfterMs: number | null } {
-  const cause = error instanceof ActivityFailure ? (error.cause ?? error) : error;
-  const final = cause instanceof ApplicationFailure && cause.nonRetryable === true;
-  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as Partial<CancelAttemptFailureDetails> | undefined) : undefined;
+  const cause = applicationCause(error);
+  const details = cause?.details?.[0] as Partial<CancelAttemptFailureDetails> | undefined;
   const retryAfterMs = typeof details?.retryAfterMs === 'number' ? details.retryAfterMs : null;
-  return { message: cause instanceof Error ? cause.message : String(cause), final, retryAfterMs };
+  return { message: failureMessage(error), final: cause?.nonRetryable === true, retryAfterMs };
 }
 
 /**

@@ -33,14 +33,29 @@
  * The report goes to stdout, progress to stderr. Exit code 1 when the stack does not start, a step fails, or a
  * cancellation does not reach every aggregator within the timeout; 130 on Ctrl-C.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
-import { Api, clearSandboxCalls, countCalls, laneIdle, sandboxCalls, sandboxState, type RecordedCall, type SyncStatus } from './http.js';
-import { logTail, startStack, stopAllStacks, type Stack } from './stack.js';
-import { intOption, percentile } from './options.js';
+import { cpuBetween, cpuSnapshot, type CpuUse } from './cpu.js';
+import { eventMs, eventType, has, historyOf, type TimedEvent } from './history.js';
+import { Api, clearSandboxCalls, countCalls, fetchJson, laneIdle, putJson, sandboxCalls, sandboxState, type RecordedCall, type SyncStatus } from './http.js';
+import { intOption } from './options.js';
+import { localIso, machineLines, ms, progress, secs, sleep, summary as summarize, table, type Summary } from './report.js';
+import { isInterrupted, runBenchmark } from './runner.js';
+import {
+  occurMs,
+  PARTNER_CANCELLED,
+  PARTNER_RESERVED,
+  partnerVenue,
+  WELLHUB_CANCELLED,
+  WELLHUB_GYM,
+  WELLHUB_RESERVED,
+  type PartnerState,
+  type WellhubBookingView,
+  type WellhubState,
+} from './sandbox-views.js';
+import { logTail, startStack, type Stack } from './stack.js';
 
 // --- options --------------------------------------------------------------------------------------------------------
 
@@ -65,83 +80,14 @@ const LINGER_MS = 10_000;
 const QUIET_AFTER_RESERVED_MS = LINGER_MS + 1_000;
 /** After the fan-out, how long to wait for stray aggregator calls (a lifecycle pass) before reading the call logs. */
 const CALLS_SETTLE_MS = 1_000;
-const WELLHUB_GYM = '1';
 const REASON = 'bench: instructor ill';
-
-const partnerVenue = (aggregator: Aggregator) => `${aggregator}-sandbox-venue`;
 
 // --- small helpers --------------------------------------------------------------------------------------------------
 
-const runStarted = performance.now();
-const loadAtStart = os.loadavg();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const elapsed = () => `${((performance.now() - runStarted) / 1000).toFixed(1).padStart(6)} s`;
-const progress = (message: string) => process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-/** Nearest-rank percentile of ascending values. */
-
-interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p95: number;
-  max: number;
-  mean: number;
-}
-
-function summary(values: number[]): Summary {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    min: sorted[0] ?? Number.NaN,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    max: sorted.at(-1) ?? Number.NaN,
-    mean: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
-  };
-}
-
-const ms = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '-' : `${Math.round(value)}`);
+/** Percentiles of the values that completed. */
+const summary = (values: number[]) => summarize(values, true);
 const summaryRow = (label: string, s: Summary): (string | number)[] => [label, s.n, ms(s.min), ms(s.p50), ms(s.p95), ms(s.max), ms(s.mean)];
 const SUMMARY_HEADER = ['', 'n', 'min', 'p50', 'p95', 'max', 'mean'];
-
-/** An instant written in the venue's local time with its offset, e.g. 2026-12-01T18:00:00+01:00. */
-function localIso(epochMs: number, timeZone: string): string {
-  const name =
-    new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(new Date(epochMs)).find((p) => p.type === 'timeZoneName')
-      ?.value ?? 'GMT';
-  const offset = name === 'GMT' ? '+00:00' : name.slice(3);
-  const sign = offset.startsWith('-') ? -1 : 1;
-  const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
-  return `${new Date(epochMs + minutes * 60_000).toISOString().slice(0, 19)}${offset}`;
-}
-
-/** A text table: the first column (and the last, when `textLast`) left-aligned, numbers right-aligned. */
-function table(header: string[], rows: (string | number)[][], textLast = false): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
-  const left = (i: number) => i === 0 || (textLast && i === header.length - 1);
-  const line = (cells: (string | number)[]) =>
-    `    ${cells.map((c, i) => (left(i) ? String(c).padEnd(widths[i] ?? 0) : String(c).padStart(widths[i] ?? 0))).join('  ')}`.trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
-async function fetchJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T | undefined; text: string }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  let body: T | undefined;
-  try {
-    body = text === '' ? undefined : (JSON.parse(text) as T);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, text };
-}
-
-async function putJson(url: string, body: unknown): Promise<void> {
-  const res = await fetchJson(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (res.status < 200 || res.status > 299) throw new Error(`PUT ${url} answered ${res.status}: ${res.text.slice(0, 300)}`);
-}
 
 /** A probe's verdict that waiting longer is pointless (a booking refused): `until` gives up at once. */
 class Refused extends Error {}
@@ -162,120 +108,6 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, 
     await sleep(everyMs);
   }
 }
-
-// --- who used the CPU -----------------------------------------------------------------------------------------------
-
-/** Clock ticks per second of /proc (USER_HZ; 100 on Linux). */
-const CLK_TCK = 100;
-
-interface CpuSnapshot {
-  at: number;
-  /** /proc/stat's first line: user nice system idle iowait irq softirq steal. */
-  machine: number[];
-  /** Ticks used so far by the stack's processes (its process group and their descendants). */
-  stack: Map<number, number>;
-  bench: NodeJS.CpuUsage;
-}
-
-/** Cores busy on average over a window: the machine's, the stack's, this process's, and everyone else's. */
-interface CpuUse {
-  machine: number;
-  stack: number;
-  bench: number;
-  others: number;
-}
-
-function cpuSnapshot(pgid: number | undefined): CpuSnapshot {
-  let machine: number[] = [];
-  try {
-    machine = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
-  } catch {
-    machine = [];
-  }
-  const stack = new Map<number, number>();
-  if (pgid !== undefined) {
-    const all = new Map<number, { ppid: number; pgrp: number; ticks: number }>();
-    let names: string[] = [];
-    try {
-      names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-    } catch {
-      names = [];
-    }
-    for (const name of names) {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        // After "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
-        const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-        all.set(Number(name), { ppid: Number(fields[1]), pgrp: Number(fields[2]), ticks: Number(fields[11]) + Number(fields[12]) });
-      } catch {
-        // Ended meanwhile.
-      }
-    }
-    // The stack: its process group and every descendant (PostgreSQL puts itself in a session of its own).
-    const ofStack = (pid: number): boolean => {
-      for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 32; hops += 1) {
-        const entry = all.get(p);
-        if (!entry) return false;
-        if (entry.pgrp === pgid || p === pgid) return true;
-        p = entry.ppid;
-      }
-      return false;
-    };
-    for (const [pid, entry] of all) if (ofStack(pid)) stack.set(pid, entry.ticks);
-  }
-  return { at: performance.now(), machine, stack, bench: process.cpuUsage() };
-}
-
-function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
-  const seconds = Math.max(0.001, (b.at - a.at) / 1000);
-  const d = (i: number) => (b.machine[i] ?? 0) - (a.machine[i] ?? 0);
-  const total = [0, 1, 2, 3, 4, 5, 6, 7].reduce((sum, i) => sum + d(i), 0) || 1;
-  const machine = ((d(0) + d(1) + d(2) + d(5) + d(6)) / total) * os.cpus().length;
-  let stackTicks = 0;
-  for (const [pid, ticks] of b.stack) stackTicks += ticks - (a.stack.get(pid) ?? ticks);
-  const stack = stackTicks / CLK_TCK / seconds;
-  const bench = (b.bench.user + b.bench.system - a.bench.user - a.bench.system) / 1e6 / seconds;
-  return { machine, stack, bench, others: Math.max(0, machine - stack - bench) };
-}
-
-// --- the sandboxes' views -------------------------------------------------------------------------------------------
-
-interface WellhubBookingView {
-  booking_number: string;
-  slot_id: number;
-  state: string;
-  reason_category?: string | null;
-  history: { state: string; at: string; by: string }[];
-}
-
-interface WellhubState {
-  gyms: {
-    id: number;
-    classes: { id: number; reference?: string | null; deleted: boolean }[];
-    slots: { id: number; class_id: number; occur_date: string; deleted: boolean }[];
-    bookings: WellhubBookingView[];
-  }[];
-}
-
-interface PartnerBookingView {
-  id: string;
-  session_reference: string;
-  status: string;
-  reason_code?: string | null;
-  updated_at: string;
-}
-
-interface PartnerState {
-  sessions: { reference: string; status: string }[];
-  bookings: PartnerBookingView[];
-}
-
-const WELLHUB_RESERVED = 'RESERVED';
-const WELLHUB_CANCELLED = 'CANCELLED_BY_GYM';
-const PARTNER_RESERVED = 'confirmed';
-const PARTNER_CANCELLED = 'cancelled_by_venue';
-
-const occurMs = (occurDate: string) => Date.parse(occurDate.replace(/\[[^\]]*\]$/, ''));
 
 // --- the API's views ------------------------------------------------------------------------------------------------
 
@@ -736,24 +568,6 @@ async function measureRun(stack: Stack, seeded: Seeded, temporal: Client | undef
 
 // --- where the time goes (Temporal histories) -----------------------------------------------------------------------
 
-interface TimedEvent {
-  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
-  [attributes: string]: unknown;
-}
-
-function eventMs(event: TimedEvent): number {
-  const seconds = event.eventTime?.seconds;
-  const whole =
-    typeof seconds === 'number'
-      ? seconds
-      : typeof (seconds as { toNumber?: () => number } | undefined)?.toNumber === 'function'
-        ? (seconds as { toNumber: () => number }).toNumber()
-        : Number(seconds ?? 0);
-  return whole * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
-}
-
-const has = (event: TimedEvent, attributes: string) => event[attributes] !== undefined && event[attributes] !== null;
-
 /** Milestones of one fan-out, ms after the cancel request was sent (Temporal's clock: the same machine). */
 interface Milestones {
   parentStarted: number;
@@ -772,17 +586,11 @@ interface Milestones {
   parentClosed: number;
 }
 
-async function historyOf(client: Client, workflowId: string): Promise<TimedEvent[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []) as TimedEvent[];
-}
-
 /** "workflowTaskStarted+86 ..." : a history's event types with their times after the POST. */
 function timeline(events: TimedEvent[], wall0: number): string {
   return events
     .map((e) => {
-      const type = Object.keys(e).find((k) => k.endsWith('EventAttributes') && has(e, k))?.replace(/EventAttributes$/, '') ?? '?';
-      return `${type}+${Math.round(eventMs(e) - wall0)}`;
+      return `${eventType(e)}+${Math.round(eventMs(e) - wall0)}`;
     })
     .join(' ');
 }
@@ -829,16 +637,6 @@ async function milestonesOf(client: Client, sessionId: string, wall0: number): P
 }
 
 // --- the report -----------------------------------------------------------------------------------------------------
-
-function machineLines(): string[] {
-  const cpus = os.cpus();
-  const models = [...new Set(cpus.map((cpu) => cpu.model.trim()))].join(' / ') || 'unknown CPU';
-  return [
-    `  date       ${new Date().toISOString()}`,
-    `  machine    ${models} x ${cpus.length}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, ${os.platform()} ${os.arch()} (${os.release()}), Node ${process.version}`,
-    `  load       average ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min) when the run started, ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} now`,
-  ];
-}
 
 const perAggregatorValues = (results: RunResult[], pick: (r: RunResult) => PerAggregator, aggregator: Aggregator) =>
   results.flatMap((r) => {
@@ -1070,7 +868,6 @@ function writeGaps(calls: RecordedCall[]): number[] {
 
 // --- main -----------------------------------------------------------------------------------------------------------
 
-let interrupted = false;
 const report: string[] = [];
 const notMeasured: string[] = [];
 
@@ -1092,7 +889,7 @@ async function run(): Promise<boolean> {
     }
     const results: RunResult[] = [];
     let failedPreparations = 0;
-    for (let i = 0; i < RUNS && !interrupted; i += 1) {
+    for (let i = 0; i < RUNS && !isInterrupted(); i += 1) {
       let result: RunResult;
       try {
         result = await measureRun(stack, seeded, temporal, i);
@@ -1126,7 +923,7 @@ async function run(): Promise<boolean> {
     if (notMeasured.length > 0) report.push(`  runs not measured (their preparation failed): ${notMeasured.length}`, ...notMeasured.map((n) => `    ${n}`));
     return results.length > 0 && results.every((r) => r.failure === undefined);
   } catch (error) {
-    if (!interrupted) progress(`failed; last lines of the service log:\n${logTail(stack.logFile)}`);
+    if (!isInterrupted()) progress(`failed; last lines of the service log:\n${logTail(stack.logFile)}`);
     throw error;
   } finally {
     await connection?.close().catch(() => undefined);
@@ -1136,31 +933,4 @@ async function run(): Promise<boolean> {
   }
 }
 
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-  ['SIGHUP', 129],
-] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress(`${signal}: stopping the stack`);
-    void stopAllStacks().finally(() => process.exit(code));
-  });
-}
-
-run().then(
-  (ok) => {
-    report.push('', `Run took ${secs(performance.now() - runStarted)} end to end (stack start and stop included).`);
-    process.stdout.write(`${report.join('\n')}\n`);
-    process.exit(ok ? 0 : 1);
-  },
-  async (error: unknown) => {
-    if (interrupted) return;
-    if (report.length > 0) process.stdout.write(`${report.join('\n')}\n`);
-    progress(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    await stopAllStacks();
-    process.exit(1);
-  },
-);
-
+runBenchmark(run, report);

@@ -55,7 +55,30 @@ export interface SyncStatus {
 
 export const laneIdle = (lane: LaneStatus) => !lane.pending && !lane.running;
 
-async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+/** Any request; the answer's status, parsed JSON body (undefined when there is none or it is not JSON) and text. */
+export async function fetchJson<T>(url: string, init?: RequestInit, timeoutMs = 30_000): Promise<{ status: number; body: T | undefined; text: string }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  let body: T | undefined;
+  try {
+    body = text === '' ? undefined : (JSON.parse(text) as T);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text };
+}
+
+export function postJson<T>(url: string, body: unknown, timeoutMs?: number): Promise<{ status: number; body: T | undefined; text: string }> {
+  return fetchJson<T>(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
+}
+
+export async function putJson(url: string, body: unknown): Promise<void> {
+  const res = await fetchJson(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status < 200 || res.status > 299) throw new Error(`PUT ${url} answered ${res.status}: ${res.text.slice(0, 300)}`);
+}
+
+/** A GET that must answer 200 with JSON. */
+export async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${text.slice(0, 300)}`);

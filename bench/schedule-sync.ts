@@ -25,7 +25,6 @@
  * The report goes to stdout, progress to stderr. Exit code 1 when the stack does not start, the initial sync does not
  * finish within 10 minutes, or a step fails; 130 on Ctrl-C.
  */
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import {
@@ -41,8 +40,10 @@ import {
   type RecordedCall,
   type SyncStatus,
 } from './http.js';
-import { logTail, startStack, stopAllStacks, type Stack } from './stack.js';
-import { intOption, option, percentile } from './options.js';
+import { intOption, option } from './options.js';
+import { localIso, machineLines, ms, pool, progress, secs, sleep, summary, table } from './report.js';
+import { isInterrupted, runBenchmark } from './runner.js';
+import { logTail, startStack, type Stack } from './stack.js';
 
 // --- options --------------------------------------------------------------------------------------------------------
 
@@ -75,56 +76,6 @@ const ACTIVITY_RULES: { name: string; aggregatorLimit?: number; aggregatorQuotas
   { name: 'Bench Barre', aggregatorLimit: 12, aggregatorQuotas: { wellhub: 3 } },
 ];
 
-// --- small helpers --------------------------------------------------------------------------------------------------
-
-const runStarted = performance.now();
-const loadAtStart = os.loadavg();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const elapsed = () => `${((performance.now() - runStarted) / 1000).toFixed(1).padStart(6)} s`;
-const progress = (message: string) => process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-/** Nearest-rank percentile of ascending values. */
-
-function summary(values: number[]): { n: number; p50: number; p95: number; p99: number; max: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
-}
-
-const ms = (value: number) => (Number.isNaN(value) ? '-' : `${Math.round(value)}`);
-
-/** An instant written in the venue's local time with its offset, e.g. 2026-12-01T18:00:00+01:00. */
-function localIso(epochMs: number, timeZone: string): string {
-  const name =
-    new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(new Date(epochMs)).find((p) => p.type === 'timeZoneName')
-      ?.value ?? 'GMT';
-  const offset = name === 'GMT' ? '+00:00' : name.slice(3);
-  const sign = offset.startsWith('-') ? -1 : 1;
-  const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
-  return `${new Date(epochMs + minutes * 60_000).toISOString().slice(0, 19)}${offset}`;
-}
-
-/** Runs the tasks with at most `limit` in flight. */
-async function pool<T>(items: T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await task(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/** A text table: the first column (and the last, when `textLast`) left-aligned, numbers right-aligned. */
-function table(header: string[], rows: (string | number)[][], textLast = false): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
-  const left = (i: number) => i === 0 || (textLast && i === header.length - 1);
-  const line = (cells: (string | number)[]) =>
-    `    ${cells.map((c, i) => (left(i) ? String(c).padEnd(widths[i] ?? 0) : String(c).padStart(widths[i] ?? 0))).join('  ')}`.trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
 // --- the benchmark --------------------------------------------------------------------------------------------------
 
 interface SeededSession extends ProbeTarget {
@@ -142,7 +93,6 @@ interface Seeded {
 
 const report: string[] = [];
 /** Set on Ctrl-C (or SIGTERM, SIGHUP): the stack is being stopped, and what fails meanwhile is no news. */
-let interrupted = false;
 const out = (...lines: string[]) => report.push(...lines);
 
 async function syncStatuses(api: Api, activityIds: string[]): Promise<SyncStatus[]> {
@@ -401,16 +351,6 @@ async function measureChanges(stack: Stack, seeded: Seeded, creds: Record<Aggreg
   return results;
 }
 
-function machineLines(): string[] {
-  const cpus = os.cpus();
-  const models = [...new Set(cpus.map((cpu) => cpu.model.trim()))].join(' / ') || 'unknown CPU';
-  return [
-    `  date       ${new Date().toISOString()}`,
-    `  machine    ${models} x ${cpus.length}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, ${os.platform()} ${os.arch()} (${os.release()}), Node ${process.version}`,
-    `  load       average ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min) when the run started, ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} now`,
-  ];
-}
-
 async function run(): Promise<void> {
   progress(`schedule sync benchmark: ${ACTIVITY_COUNT} activities x ${SESSIONS_PER_ACTIVITY} sessions, ${CHANGES} changes, opt-in ${OPT_IN}`);
   const stackStarted = performance.now();
@@ -547,7 +487,7 @@ async function run(): Promise<void> {
       ...noop.status.connections.map((lane) => `    ${lane.aggregator.padEnd(14)} passes ${lane.passes}  lastPass ${JSON.stringify(lane.lastPass)}`),
     );
   } catch (error) {
-    if (!interrupted) progress(`failed; last lines of the service log:\n${logTail(stack.logFile)}`);
+    if (!isInterrupted()) progress(`failed; last lines of the service log:\n${logTail(stack.logFile)}`);
     throw error;
   } finally {
     progress('stopping the stack');
@@ -556,30 +496,7 @@ async function run(): Promise<void> {
   }
 }
 
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-  ['SIGHUP', 129],
-] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress(`${signal}: stopping the stack`);
-    void stopAllStacks().finally(() => process.exit(code));
-  });
-}
-
-run().then(
-  () => {
-    out('', `Run took ${secs(performance.now() - runStarted)} end to end (stack start and stop included).`);
-    process.stdout.write(`${report.join('\n')}\n`);
-    process.exit(0);
-  },
-  async (error: unknown) => {
-    if (interrupted) return;
-    if (report.length > 0) process.stdout.write(`${report.join('\n')}\n`);
-    progress(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    await stopAllStacks();
-    process.exit(1);
-  },
-);
+runBenchmark(async () => {
+  await run();
+  return true;
+}, report);

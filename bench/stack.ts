@@ -25,10 +25,25 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * single: `bin/service.ts start`, everything in one process, as `npm start` runs it; split: the production shape,
+ * `bin/service.ts api` and `bin/service.ts worker` in processes of their own (bench/split-stack.ts).
+ */
+export type StackShape = 'single' | 'split';
+export const STACK_SHAPES: readonly StackShape[] = ['single', 'split'];
+
 export interface StackOptions {
   readyTimeoutMs: number;
   progress: (message: string) => void;
+  shape?: StackShape;
+  /** split only: the service's processes run with `node --cpu-prof` and write their profiles here as they stop. */
+  cpuProfileDir?: string | undefined;
 }
+
+const COMMANDS: Record<StackShape, string[]> = {
+  single: ['tsx', 'bin/service.ts', 'start'],
+  split: ['tsx', 'bench/split-stack.ts'],
+};
 
 const root = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -63,6 +78,7 @@ const SCRUBBED_ENV = [
   'EGYM_WELLPASS_API_URL',
   'ONEFIT_API_URL',
   'WORKIT_API_URL',
+  'BENCH_CPU_PROF_DIR',
 ];
 
 function listen(port: number): Promise<Server | undefined> {
@@ -140,8 +156,8 @@ export function groupProcesses(pgid: number): { pid: number; ppid: number; args:
  * The node process that runs bin/service.ts: the innermost process of the group whose command line names it
  * (npx > sh > tsx > node). Signalling only the outer npx would not reach it.
  */
-function serviceProcess(pgid: number): number | undefined {
-  const candidates = groupProcesses(pgid).filter((p) => p.args.includes('bin/service.ts start'));
+function serviceProcess(pgid: number, command: string): number | undefined {
+  const candidates = groupProcesses(pgid).filter((p) => p.args.includes(command));
   const leaf = candidates.find((p) => !candidates.some((q) => q.ppid === p.pid));
   return leaf?.pid;
 }
@@ -181,6 +197,8 @@ export function logTail(file: string, lines = 40): string {
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const { progress } = options;
+  const command = COMMANDS[options.shape ?? 'single'];
+  const marker = command.slice(1).join(' ');
   const work = mkdtempSync(path.join(os.tmpdir(), 'aggregator-bookings-bench-'));
   const dataDir = path.join(work, 'data');
   const logFile = path.join(work, 'service.log');
@@ -201,7 +219,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       if (exitCode === undefined) {
         // SIGTERM to the service itself: it stops in order and the wrappers around it exit with it. Before it
         // runs (or off Linux), the whole group gets the signal.
-        const target = serviceProcess(pgid);
+        const target = serviceProcess(pgid, marker);
         try {
           if (target !== undefined) process.kill(target, 'SIGTERM');
           else killGroup(pgid, 'SIGTERM');
@@ -246,14 +264,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       TEMPORAL_DEV_PORT: String(ports.temporal),
       TEMPORAL_UI_PORT: String(ports.temporalUi),
       SANDBOX_BASE_PORT: String(ports.sandboxBase),
+      ...(options.cpuProfileDir ? { BENCH_CPU_PROF_DIR: options.cpuProfileDir } : {}),
     });
     const apiUrl = `http://${HOST}:${ports.api}`;
-    progress(`starting the service (npx tsx bin/service.ts start), DATA_DIR=${dataDir}, API ${apiUrl}, sandboxes from port ${ports.sandboxBase}`);
+    progress(`starting the service (npx ${command.join(' ')}), DATA_DIR=${dataDir}, API ${apiUrl}, sandboxes from port ${ports.sandboxBase}`);
     const log = openSync(logFile, 'a');
     try {
       // Its own process group (detached), so that it can be found and, if need be, killed with all its children;
       // a Ctrl-C in the terminal reaches this process, which stops it in order.
-      child = spawn('npx', ['tsx', 'bin/service.ts', 'start'], { cwd: root, env, detached: true, stdio: ['ignore', log, log] });
+      child = spawn('npx', command, { cwd: root, env, detached: true, stdio: ['ignore', log, log] });
     } finally {
       closeSync(log);
     }

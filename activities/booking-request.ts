@@ -4,12 +4,10 @@ import {
   applyMemberEvent,
   decideAggregatorRequest,
   finishAggregatorRequest,
-  markInboxOutcomes,
-  readSynchronousResponse,
   recordApproval,
-  waitingEvents,
   type RequestView,
 } from '../db/booking-requests.js';
+import { markInboxOutcomes, readSynchronousResponse, waitingEvents } from '../db/webhook-inbox.js';
 import { readConnection } from '../db/sync-state.js';
 import type { BookingEvent, BookingRequestActivities, DecidedRequest } from '../workflows/booking-request/contract.js';
 import type { SyncDeps } from './activity-lifecycle-sync.js';

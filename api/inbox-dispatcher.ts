@@ -1,12 +1,13 @@
 import type { AggregatorAdapter } from '../aggregators/types.js';
+import { readBookingRequest } from '../db/booking-requests.js';
+import { connectionForHandover } from '../db/connections.js';
 import {
   claimDueEvents,
   markInboxDispatched,
   markInboxOutcomes,
-  readBookingRequest,
   recordHandoverFailure,
   type ClaimedEvent,
-} from '../db/booking-requests.js';
+} from '../db/webhook-inbox.js';
 import type { Db } from '../db/index.js';
 import type { Aggregator } from '../domain/model.js';
 import type { Logger } from '../lib/logger.js';
@@ -52,7 +53,7 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
   async function handOver(row: ClaimedEvent): Promise<boolean> {
     const ref = { connectionId: row.connectionId, eventId: row.eventId };
     const adapter = adapters[row.aggregator as Aggregator] as AggregatorAdapter | undefined;
-    const connection = await db.selectFrom('connections').select(['id', 'company_id', 'venue_id']).where('id', '=', row.connectionId).executeTakeFirst();
+    const connection = await connectionForHandover(db, row.connectionId);
     if (!adapter || !connection) {
       await markInboxOutcomes(db, row.connectionId, [{ eventId: row.eventId, outcome: 'dropped: its connection is gone' }]);
       await markInboxDispatched(db, ref);

@@ -3,6 +3,8 @@ import { decideBooking, type BookingDecision } from '../domain/booking-decision.
 import { aggregatorOffer } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
+import { moveBooking } from './bookings.js';
+import { matchOrCreateCustomer } from './customers.js';
 import type { Db } from './index.js';
 import type { Database, RequestAnswer, RequestDecision } from './schema.js';
 
@@ -15,8 +17,8 @@ import type { Database, RequestAnswer, RequestDecision } from './schema.js';
  * (db/reservations.ts), so every reservation of one session runs one after another and each counts every booking
  * committed before it; the count, the decision and the insert of the spot-holding `requested` booking commit
  * together. Capacity, the aggregator limit and this aggregator's quota are all checked on that one count
- * (domain/free-spots.ts). The request row's primary key (aggregator, booking number) and the unique index on
- * (source, booking number) make a second booking for one number impossible even if a step runs twice.
+ * (domain/free-spots.ts). The request row's primary key (connection, booking number) and the unique index on the
+ * booking's (connection, booking number) make a second booking for one number impossible even if a step runs twice.
  */
 
 export interface RequestView {
@@ -94,45 +96,6 @@ async function readRequest(db: Db | Trx, ref: ConnectionBookingRef): Promise<Req
 
 export const readBookingRequest = readRequest;
 
-/**
- * The customer holding this aggregator id in the company, or a new one created with it (name and e-mail from the
- * event). Two requests of a new member racing: the unique (company, aggregator, external id) index lets one insert
- * win; the other drops the profile it began and takes the winner's.
- */
-export async function matchOrCreateCustomer(
-  trx: Trx,
-  input: { companyId: string; aggregator: string; member: DecideInput['member'] },
-): Promise<string> {
-  const existing = await trx
-    .selectFrom('customer_aggregator_ids')
-    .select('customer_id')
-    .where('company_id', '=', input.companyId)
-    .where('aggregator', '=', input.aggregator)
-    .where('external_id', '=', input.member.externalId)
-    .executeTakeFirst();
-  if (existing) return existing.customer_id;
-  const created = await trx
-    .insertInto('customers')
-    .values({ company_id: input.companyId, name: input.member.name ?? null, email: input.member.email ?? null })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const linked = await trx
-    .insertInto('customer_aggregator_ids')
-    .values({ company_id: input.companyId, customer_id: created.id, aggregator: input.aggregator, external_id: input.member.externalId })
-    .onConflict((oc) => oc.columns(['company_id', 'aggregator', 'external_id']).doNothing())
-    .returning('customer_id')
-    .executeTakeFirst();
-  if (linked) return linked.customer_id;
-  await trx.deleteFrom('customers').where('id', '=', created.id).execute();
-  const winner = await trx
-    .selectFrom('customer_aggregator_ids')
-    .select('customer_id')
-    .where('company_id', '=', input.companyId)
-    .where('aggregator', '=', input.aggregator)
-    .where('external_id', '=', input.member.externalId)
-    .executeTakeFirstOrThrow();
-  return winner.customer_id;
-}
 
 /** Decides a request and holds its spot (or records the rejection), once per booking number. */
 export async function decideAggregatorRequest(db: Db, input: DecideInput): Promise<RequestView & { known: boolean }> {
@@ -303,19 +266,6 @@ export async function recordApproval(
   return view;
 }
 
-async function moveBooking(trx: Trx, bookingId: string, from: BookingStatus, to: BookingStatus, reason: string | null, actor: string) {
-  const moved = await trx
-    .updateTable('bookings')
-    .set({ status: to, status_reason: reason, updated_at: new Date() })
-    .where('id', '=', bookingId)
-    .where('status', '=', from)
-    .returning('id')
-    .executeTakeFirst();
-  if (moved) {
-    await trx.insertInto('booking_status_history').values({ booking_id: bookingId, from_status: from, to_status: to, reason, actor }).execute();
-  }
-  return moved !== undefined;
-}
 
 /**
  * The request's final state once the aggregator has its answer (or can no longer get one): a held spot becomes
@@ -353,14 +303,14 @@ export async function finishAggregatorRequest(
         .forUpdate()
         .executeTakeFirst();
       if (input.decision === 'reserve') {
-        await moveBooking(trx, request.booking_id, 'requested', 'reserved', null, input.actor);
+        await moveBooking(trx, { bookingId: request.booking_id, from: 'requested', to: 'reserved', reason: null, actor: input.actor });
         // Confirmed at the aggregator just as the studio cancelled the session: the cancellation applies to it too
         // (the session's fan-out tells the aggregator), so no booking stays reserved in a cancelled session.
         if (session?.status === 'cancelled') {
-          await moveBooking(trx, request.booking_id, 'reserved', 'cancelled_by_gym', session.cancellation_reason ?? 'the session was cancelled', 'service');
+          await moveBooking(trx, { bookingId: request.booking_id, from: 'reserved', to: 'cancelled_by_gym', reason: session.cancellation_reason ?? 'the session was cancelled', actor: 'service' });
         }
       } else {
-        await moveBooking(trx, request.booking_id, 'requested', 'rejected', reason, input.actor);
+        await moveBooking(trx, { bookingId: request.booking_id, from: 'requested', to: 'rejected', reason, actor: input.actor });
       }
     }
     await trx
@@ -447,16 +397,16 @@ export async function applyMemberEvent(
     const where = { sessionId: booking.session_id, activityId: booking.activity_id, offered: booking.allow_aggregator_bookings };
     const actor = `aggregator:${input.aggregator}`;
     if (input.type === 'checked_in') {
-      if (await moveBooking(trx, booking.id, 'reserved', 'attended', null, actor)) return { outcome: 'applied', detail: 'attended', ...where };
+      if (await moveBooking(trx, { bookingId: booking.id, from: 'reserved', to: 'attended', reason: null, actor })) return { outcome: 'applied', detail: 'attended', ...where };
       return { outcome: 'ignored', detail: `check-in of a booking that is ${booking.status}`, ...where };
     }
     const to: BookingStatus = input.late ? 'late_cancelled' : 'cancelled_by_customer';
-    if (await moveBooking(trx, booking.id, 'reserved', to, input.late ? 'late cancellation' : null, actor)) {
+    if (await moveBooking(trx, { bookingId: booking.id, from: 'reserved', to, reason: input.late ? 'late cancellation' : null, actor })) {
       return { outcome: 'applied', detail: to, ...where };
     }
     if (booking.status === 'requested') {
       // Cancelled at the aggregator while we still held it (awaiting approval): nothing to answer any more.
-      await moveBooking(trx, booking.id, 'requested', 'rejected', 'cancelled by the member before the answer', actor);
+      await moveBooking(trx, { bookingId: booking.id, from: 'requested', to: 'rejected', reason: 'cancelled by the member before the answer', actor });
       await trx
         .updateTable('booking_requests')
         .set({ decision: 'reject', reason: 'GENERAL_ERROR', message: 'cancelled by the member before the answer', answer: 'not_needed', updated_at: new Date() })
@@ -467,225 +417,4 @@ export async function applyMemberEvent(
     }
     return { outcome: 'ignored', detail: `cancellation of a booking that is ${booking.status}`, ...where };
   });
-}
-
-// --- webhook inbox -------------------------------------------------------------------------------------------------
-
-/** The connection a webhook names by the aggregator's venue id. */
-export function findWebhookConnection(db: Db, aggregator: string, externalVenueId: string) {
-  return db
-    .selectFrom('connections')
-    .select(['id', 'company_id', 'venue_id', 'aggregator', 'status', 'credentials_sealed'])
-    .where('aggregator', '=', aggregator)
-    .where('external_venue_id', '=', externalVenueId)
-    .executeTakeFirst();
-}
-
-/**
- * Records a verified event once; `duplicate` when this connection has seen its id before (a redelivery or a
- * concurrent copy). Keyed by the connection, so another company's event can never be taken for a copy of this one.
- */
-export async function recordInboxEvent(
-  db: Db,
-  input: { aggregator: string; eventId: string; eventType: string; connectionId: string; bookingNumber: string; payload: unknown; handoverGraceMs: number },
-): Promise<{ duplicate: boolean }> {
-  const inserted = await db
-    .insertInto('webhook_inbox')
-    .values({
-      aggregator: input.aggregator,
-      event_id: input.eventId,
-      event_type: input.eventType,
-      connection_id: input.connectionId,
-      booking_number: input.bookingNumber,
-      payload: JSON.stringify(input.payload),
-      // The route hands the event over itself right after answering; the dispatcher takes it only if that fails.
-      next_handover_at: new Date(Date.now() + input.handoverGraceMs),
-    })
-    .onConflict((oc) => oc.columns(['connection_id', 'event_id']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return { duplicate: inserted === undefined };
-}
-
-/** One event in the inbox, as received by one connection. */
-export interface InboxEventRef {
-  connectionId: string;
-  eventId: string;
-}
-
-export async function markInboxDispatched(db: Db, ref: InboxEventRef): Promise<void> {
-  await db
-    .updateTable('webhook_inbox')
-    .set({ dispatched_at: new Date() })
-    .where('connection_id', '=', ref.connectionId)
-    .where('event_id', '=', ref.eventId)
-    .where('dispatched_at', 'is', null)
-    .execute();
-}
-
-export async function markInboxOutcomes(
-  db: Db,
-  connectionId: string,
-  outcomes: { eventId: string; outcome: string; detail?: string | undefined }[],
-): Promise<void> {
-  for (const { eventId, outcome, detail } of outcomes) {
-    await db
-      .updateTable('webhook_inbox')
-      .set({ outcome, outcome_detail: detail ?? null, processed_at: outcome === 'waiting_for_request' ? null : new Date() })
-      .where('connection_id', '=', connectionId)
-      .where('event_id', '=', eventId)
-      .execute();
-  }
-}
-
-/**
- * Whether a synchronous answer (the decision in the webhook response) went out completely and in time. Written by the
- * webhook route once its response has closed; read by the booking workflow as it finishes, so the outcome survives a
- * lost signal, a workflow that had not started yet, or an API process that died right after answering.
- */
-export async function recordSynchronousResponse(db: Db, ref: InboxEventRef, delivered: boolean): Promise<void> {
-  await db
-    .updateTable('webhook_inbox')
-    .set({ response_delivered: delivered })
-    .where('connection_id', '=', ref.connectionId)
-    .where('event_id', '=', ref.eventId)
-    .execute();
-}
-
-/** undefined: the webhook route has not recorded it (yet, or ever: it died before the response closed). */
-export async function readSynchronousResponse(db: Db, ref: InboxEventRef): Promise<boolean | undefined> {
-  const row = await db
-    .selectFrom('webhook_inbox')
-    .select('response_delivered')
-    .where('connection_id', '=', ref.connectionId)
-    .where('event_id', '=', ref.eventId)
-    .executeTakeFirst();
-  return row?.response_delivered ?? undefined;
-}
-
-/** Events of a booking that came before its request and wait for it (their payload is the normalized event). */
-export async function waitingEvents(db: Db, ref: ConnectionBookingRef): Promise<unknown[]> {
-  const rows = await db
-    .selectFrom('webhook_inbox')
-    .select('payload')
-    .where('connection_id', '=', ref.connectionId)
-    .where('booking_number', '=', ref.bookingNumber)
-    .where('outcome', '=', 'waiting_for_request')
-    .orderBy('id')
-    .execute();
-  return rows.map((row) => row.payload);
-}
-
-/** An inbox event claimed for hand-over to its booking workflow. */
-export interface ClaimedEvent {
-  id: string;
-  aggregator: string;
-  eventId: string;
-  connectionId: string;
-  bookingNumber: string;
-  payload: unknown;
-  /** Hand-overs tried, this one included. */
-  attempts: number;
-}
-
-/**
- * Claims up to `limit` events due for hand-over, for `leaseMs`: a claim is a lease, not a held transaction, so no
- * row lock is kept while Temporal is called, and a dispatcher that dies mid-way lets its claims lapse to another.
- * SKIP LOCKED lets dispatchers of several API processes claim at once without waiting on, or taking, each other's rows.
- */
-export async function claimDueEvents(db: Db, input: { limit: number; leaseMs: number }): Promise<ClaimedEvent[]> {
-  const rows = await sql<{
-    id: string;
-    aggregator: string;
-    event_id: string;
-    connection_id: string;
-    booking_number: string;
-    payload: unknown;
-    handover_attempts: number;
-  }>`
-    UPDATE webhook_inbox i
-    SET claimed_until = now() + make_interval(secs => ${input.leaseMs / 1000}), handover_attempts = i.handover_attempts + 1
-    WHERE i.id IN (
-      SELECT id FROM webhook_inbox
-      WHERE dispatched_at IS NULL AND dead_at IS NULL AND next_handover_at <= now()
-        AND (claimed_until IS NULL OR claimed_until < now())
-        AND connection_id IS NOT NULL AND booking_number IS NOT NULL
-      ORDER BY next_handover_at
-      LIMIT ${input.limit}
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING i.id, i.aggregator, i.event_id, i.connection_id, i.booking_number, i.payload, i.handover_attempts
-  `.execute(db);
-  return rows.rows.map((r) => ({
-    id: String(r.id),
-    aggregator: r.aggregator,
-    eventId: r.event_id,
-    connectionId: r.connection_id,
-    bookingNumber: r.booking_number,
-    payload: r.payload,
-    attempts: r.handover_attempts,
-  }));
-}
-
-/** A failed hand-over: tried again after `retryInMs`, or given up (dead) when `dead`. */
-export async function recordHandoverFailure(db: Db, id: string, input: { error: string; retryInMs: number; dead: boolean }): Promise<void> {
-  await db
-    .updateTable('webhook_inbox')
-    .set({
-      claimed_until: null,
-      last_handover_error: input.error.slice(0, 500),
-      next_handover_at: sql<Date>`now() + make_interval(secs => ${input.retryInMs / 1000})`,
-      dead_at: input.dead ? new Date() : null,
-    })
-    .where('id', '=', id)
-    .execute();
-}
-
-/** The route's own hand-over failed: the dispatcher need not wait out the grace it left it. */
-export async function handOverSoon(db: Db, ref: InboxEventRef): Promise<void> {
-  await db
-    .updateTable('webhook_inbox')
-    .set({ next_handover_at: new Date() })
-    .where('connection_id', '=', ref.connectionId)
-    .where('event_id', '=', ref.eventId)
-    .where('dispatched_at', 'is', null)
-    .execute();
-}
-
-/** Events given up on (dead letters) of one company's connections, newest first. */
-export function deadEventsOf(db: Db, companyId: string, limit: number) {
-  return db
-    .selectFrom('webhook_inbox')
-    .innerJoin('connections', 'connections.id', 'webhook_inbox.connection_id')
-    .select([
-      'webhook_inbox.id',
-      'webhook_inbox.aggregator',
-      'webhook_inbox.connection_id',
-      'webhook_inbox.event_id',
-      'webhook_inbox.event_type',
-      'webhook_inbox.booking_number',
-      'webhook_inbox.received_at',
-      'webhook_inbox.handover_attempts',
-      'webhook_inbox.last_handover_error',
-      'webhook_inbox.dead_at',
-    ])
-    .where('connections.company_id', '=', companyId)
-    .where('webhook_inbox.dead_at', 'is not', null)
-    .orderBy('webhook_inbox.dead_at', 'desc')
-    .orderBy('webhook_inbox.id', 'desc')
-    .limit(limit)
-    .execute();
-}
-
-/** Puts a dead event of the company back in line, with fresh attempts; false when it has none such. */
-export async function requeueDeadEvent(db: Db, companyId: string, id: string): Promise<boolean> {
-  const requeued = await db
-    .updateTable('webhook_inbox')
-    .set({ dead_at: null, handover_attempts: 0, next_handover_at: new Date(), claimed_until: null })
-    .where('id', '=', id)
-    .where('dead_at', 'is not', null)
-    .where('connection_id', 'in', (eb) => eb.selectFrom('connections').select('id').where('company_id', '=', companyId))
-    .returning('id')
-    .executeTakeFirst();
-  return requeued !== undefined;
 }

@@ -3,6 +3,7 @@ import { canBookDirect, sessionCapacity } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type BookingStatus } from '../domain/model.js';
 import type { Db } from './index.js';
 import { recordSessionChange, type OutboxRow } from './lifecycle-outbox.js';
+import { moveBooking } from './bookings.js';
 
 /**
  * Taking and giving back spots in the ledger.
@@ -76,18 +77,8 @@ export async function transitionBooking(
   input: { bookingId: string; from: BookingStatus; to: BookingStatus; reason: string | null; actor: string },
 ): Promise<{ moved: false } | { moved: true; lifecycleChange: OutboxRow | undefined }> {
   return db.transaction().execute(async (trx) => {
-    const updated = await trx
-      .updateTable('bookings')
-      .set({ status: input.to, status_reason: input.reason, updated_at: new Date() })
-      .where('id', '=', input.bookingId)
-      .where('status', '=', input.from)
-      .returning(['id', 'session_id'])
-      .executeTakeFirst();
-    if (!updated) return { moved: false as const };
-    await trx
-      .insertInto('booking_status_history')
-      .values({ booking_id: input.bookingId, from_status: input.from, to_status: input.to, reason: input.reason, actor: input.actor })
-      .execute();
-    return { moved: true as const, lifecycleChange: await recordSessionChange(trx, updated.session_id, 'booking') };
+    const moved = await moveBooking(trx, input);
+    if (!moved) return { moved: false as const };
+    return { moved: true as const, lifecycleChange: await recordSessionChange(trx, moved.sessionId, 'booking') };
   });
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/index.js';
-import { deadEventsOf, requeueDeadEvent } from '../../db/booking-requests.js';
+import { deadEventsOf, requeueDeadEvent } from '../../db/webhook-inbox.js';
 import { companyOf } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { defineRoute, type AnyRoute } from '../route.js';

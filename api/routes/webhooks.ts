@@ -1,15 +1,14 @@
 import express, { Router, type Request, type Response } from 'express';
 import { WebhookParseError, type AggregatorAdapter, type AggregatorEvent } from '../../aggregators/types.js';
+import { decideAggregatorRequest, readBookingRequest } from '../../db/booking-requests.js';
+import { findWebhookConnection } from '../../db/connections.js';
 import {
-  decideAggregatorRequest,
-  findWebhookConnection,
+  handOverSoon,
   markInboxDispatched,
   markInboxOutcomes,
-  readBookingRequest,
   recordInboxEvent,
   recordSynchronousResponse,
-  handOverSoon,
-} from '../../db/booking-requests.js';
+} from '../../db/webhook-inbox.js';
 import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import type { Logger } from '../../lib/logger.js';

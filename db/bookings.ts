@@ -1,0 +1,27 @@
+import type { Transaction } from 'kysely';
+import { canTransition, type BookingStatus } from '../domain/model.js';
+import type { Database } from './schema.js';
+
+/**
+ * Moves one booking from `from` to `to` and records the move in its history, if the booking is still `from` (so a step
+ * run twice moves it once). A move the status rules (domain/model.ts) do not allow is a programming error: it throws.
+ */
+export async function moveBooking(
+  trx: Transaction<Database>,
+  input: { bookingId: string; from: BookingStatus; to: BookingStatus; reason: string | null; actor: string },
+): Promise<{ sessionId: string } | undefined> {
+  if (!canTransition(input.from, input.to)) throw new Error(`a booking cannot go from ${input.from} to ${input.to}`);
+  const moved = await trx
+    .updateTable('bookings')
+    .set({ status: input.to, status_reason: input.reason, updated_at: new Date() })
+    .where('id', '=', input.bookingId)
+    .where('status', '=', input.from)
+    .returning(['id', 'session_id'])
+    .executeTakeFirst();
+  if (!moved) return undefined;
+  await trx
+    .insertInto('booking_status_history')
+    .values({ booking_id: input.bookingId, from_status: input.from, to_status: input.to, reason: input.reason, actor: input.actor })
+    .execute();
+  return { sessionId: moved.session_id };
+}

@@ -21,8 +21,8 @@ declare module 'vitest' {
 
 /**
  * Starts the real servers the integration tests share: one PostgreSQL (embedded unless TEST_DATABASE_URL names one)
- * and one Temporal dev server, and bundles the workflows once. Each test file then creates its own database and
- * its own task queue, so files run in parallel without seeing each other.
+ * and one Temporal dev server (unless TEST_TEMPORAL_ADDRESS names one), and bundles the workflows once. Each test file
+ * then creates its own database and its own task queue, so files run in parallel without seeing each other.
  */
 export default async function setup(project: TestProject) {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
@@ -41,24 +41,31 @@ export default async function setup(project: TestProject) {
     postgresUrl = pg.url;
   }
 
+  // TEST_TEMPORAL_ADDRESS runs the suite against a server started elsewhere (e.g. scripts/temporal-postgres.sh, a
+  // Temporal on PostgreSQL persistence) whose `default` namespace already has the search attributes; it is left running.
+  const external = process.env.TEST_TEMPORAL_ADDRESS;
   const [temporal] = await Promise.all([
-    TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: devServerExecutable(),
-        ip: '127.0.0.1',
-        searchAttributes: ALL_SEARCH_ATTRIBUTES,
-        log: { format: 'json', level: 'error' },
-      },
-    }),
+    external === undefined
+      ? TestWorkflowEnvironment.createLocal({
+          server: {
+            executable: devServerExecutable(),
+            ip: '127.0.0.1',
+            searchAttributes: ALL_SEARCH_ATTRIBUTES,
+            log: { format: 'json', level: 'error' },
+          },
+        })
+      : undefined,
     bundleWorkflows(path.join(scratch, 'workflow-bundle.js')),
   ]);
 
   project.provide('postgresUrl', postgresUrl);
-  project.provide('temporalAddress', temporal.address);
+  const temporalAddress = temporal?.address ?? external;
+  if (temporalAddress === undefined) throw new Error('no Temporal server: the dev server did not start');
+  project.provide('temporalAddress', temporalAddress);
   project.provide('workflowBundlePath', path.join(scratch, 'workflow-bundle.js'));
 
   return async () => {
-    await temporal.teardown();
+    await temporal?.teardown();
     await pg?.stop();
   };
 }

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { BookingSource, BookingStatus, ConnectionStatus, SessionStatus } from '../domain/model.js';
+import type { BookingSource, BookingStatus, ConnectionStatus, RequestAnswer, RequestDecision, SessionStatus } from '../domain/model.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -179,8 +179,7 @@ export interface WebhookInboxTable {
   dead_at: Date | null;
 }
 
-export type RequestDecision = 'awaiting_approval' | 'reserve' | 'reject';
-export type RequestAnswer = 'pending' | 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed';
+export type { RequestAnswer, RequestDecision };
 
 /** One aggregator booking request: the decision and what the aggregator was told (one row per booking number). */
 export interface BookingRequestsTable {

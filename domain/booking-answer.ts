@@ -1,3 +1,4 @@
+import type { RequestDecision } from './model.js';
 import type { RejectReason } from './reasons.js';
 
 /** What the aggregator is told about a request (and what a redelivery of it gets again). */
@@ -7,7 +8,7 @@ export type RequestAnswerBody = { status: 'RESERVED' } | { status: 'REJECTED'; r
  * The answer for a request's decision in the ledger. A request still waiting for the studio's approval has no answer
  * yet; everything else is RESERVED or REJECTED with its reason (a rejection recorded without one is a technical error).
  */
-export function answerFor(decided: { decision: 'awaiting_approval' | 'reserve' | 'reject'; reason: RejectReason | null; message: string | null }): RequestAnswerBody {
+export function answerFor(decided: { decision: RequestDecision; reason: RejectReason | null; message: string | null }): RequestAnswerBody {
   if (decided.decision === 'reserve') return { status: 'RESERVED' };
   if (decided.decision === 'awaiting_approval') throw new Error('a request waiting for approval has no answer yet');
   return { status: 'REJECTED', reason: decided.reason ?? 'TECHNICAL_ERROR', message: decided.message ?? 'the booking was rejected' };

@@ -43,3 +43,17 @@ export function canTransition(from: BookingStatus, to: BookingStatus): boolean {
 }
 
 export type BookingSource = 'direct' | Aggregator;
+
+/** What was decided on an aggregator's booking request. */
+export const REQUEST_DECISIONS = ['awaiting_approval', 'reserve', 'reject'] as const;
+export type RequestDecision = (typeof REQUEST_DECISIONS)[number];
+
+/**
+ * What the aggregator was told about a booking request: pending (not yet), sent (by its API), in_webhook_response
+ * (synchronously), refused (it refused our answer), unreachable (its own auto-reject applies), not_needed (the member
+ * cancelled first).
+ */
+export const REQUEST_ANSWERS = ['pending', 'sent', 'in_webhook_response', 'refused', 'unreachable', 'not_needed'] as const;
+export type RequestAnswer = (typeof REQUEST_ANSWERS)[number];
+/** The answers that end a request: everything but pending. */
+export type RequestTold = Exclude<RequestAnswer, 'pending'>;

@@ -8,9 +8,9 @@ import { found, ruleViolation } from '../errors.js';
 import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { recordChange } from '../../db/lifecycle-outbox.js';
-import { presentActivity } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { Activity, CreateActivityBody, listOf, SyncStatus, UpdateActivityBody, Uuid } from '../schemas.js';
+import { listOf, Uuid } from '../schemas.js';
+import { Activity, CreateActivityBody, presentActivity, SyncStatus, UpdateActivityBody } from './activities.schemas.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { z } from '../zod.js';
 

@@ -1,31 +1,12 @@
 import type { Db } from '../../db/index.js';
-import type { BookingRequestsTable } from '../../db/schema.js';
-import type { Selectable } from 'kysely';
-import type { RejectReason } from '../../domain/reasons.js';
 import { companyOf } from '../auth.js';
 import type { BookingRequestControl } from '../clients/booking-request.js';
 import { ApiError, found } from '../errors.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { BookingRequest, BookingRequestListQuery, DeclineBookingBody, Uuid, listOf } from '../schemas.js';
+import { Uuid, listOf } from '../schemas.js';
+import { BookingRequest, BookingRequestListQuery, DeclineBookingBody, presentBookingRequest } from './booking-requests.schemas.js';
 import { z } from '../zod.js';
 import type { ApprovalInput } from '../../workflows/booking-request/contract.js';
-
-function present(row: Selectable<BookingRequestsTable>) {
-  return {
-    aggregator: row.aggregator,
-    bookingNumber: row.booking_number,
-    bookingId: row.booking_id,
-    sessionId: row.session_id,
-    customerId: row.customer_id,
-    decision: row.decision,
-    reason: row.reason as RejectReason | null,
-    message: row.message,
-    answer: row.answer,
-    requestedAt: row.requested_at.toISOString(),
-    deadlineAt: row.deadline_at.toISOString(),
-    answeredAt: row.answered_at?.toISOString() ?? null,
-  };
-}
 
 /** Aggregator booking requests: the ones held for the studio's approval, and the approval itself. */
 export function bookingRequestRoutes(db: Db, bookings: BookingRequestControl): AnyRoute[] {
@@ -39,7 +20,7 @@ export function bookingRequestRoutes(db: Db, bookings: BookingRequestControl): A
       throw ApiError.conflict(`the request is not waiting for approval (its decision is ${request.decision})`);
     }
     await bookings.approve({ aggregator: request.aggregator, connectionId: request.connection_id, bookingNumber: request.booking_number }, { ...approval, actor });
-    return present(found(await requestOfBooking(companyId, bookingId), 'booking request'));
+    return presentBookingRequest(found(await requestOfBooking(companyId, bookingId), 'booking request'));
   }
 
   return [
@@ -55,7 +36,7 @@ export function bookingRequestRoutes(db: Db, bookings: BookingRequestControl): A
         let q = db.selectFrom('booking_requests').selectAll().where('company_id', '=', companyOf(auth)).where('decision', '=', query.decision);
         if (query.sessionId !== undefined) q = q.where('session_id', '=', query.sessionId);
         const rows = await q.orderBy('created_at').orderBy('booking_number').limit(query.limit).execute();
-        return { items: rows.map(present) };
+        return { items: rows.map(presentBookingRequest) };
       },
     }),
     defineRoute({

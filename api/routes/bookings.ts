@@ -5,7 +5,8 @@ import { companyOf } from '../auth.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { ApiError, found } from '../errors.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { Booking, CancelBookingBody, CreateBookingBody, SignInList, Uuid } from '../schemas.js';
+import { Uuid } from '../schemas.js';
+import { Booking, CancelBookingBody, CreateBookingBody, presentBooking, SignInList } from './bookings.schemas.js';
 import { z } from '../zod.js';
 
 const REFUSALS: Record<Exclude<DirectRefusal, 'session_not_found'>, string> = {
@@ -23,20 +24,7 @@ export function bookingRoutes(db: Db, signals: LifecycleSignals): AnyRoute[] {
       'booking',
     );
     const history = await db.selectFrom('booking_status_history').selectAll().where('booking_id', '=', row.id).orderBy('id').execute();
-    return {
-      id: row.id,
-      sessionId: row.session_id,
-      customerId: row.customer_id,
-      source: row.source,
-      bookingNumber: row.aggregator_booking_number,
-      status: row.status,
-      statusReason: row.status_reason,
-      product: row.product,
-      paid: row.paid,
-      history: history.map((h) => ({ from: h.from_status, to: h.to_status, reason: h.reason, actor: h.actor, at: h.at.toISOString() })),
-      createdAt: row.created_at.toISOString(),
-      updatedAt: row.updated_at.toISOString(),
-    };
+    return presentBooking(row, history);
   }
 
   return [

@@ -5,33 +5,9 @@ import { companyOf } from '../auth.js';
 import type { CancellationControl } from '../clients/session-cancellation.js';
 import { found } from '../errors.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { ActivityCancellations, CancelActivitySessionsBody, CancelSessionBody, Cancellation, Uuid } from '../schemas.js';
+import { Uuid } from '../schemas.js';
+import { ActivityCancellations, CancelActivitySessionsBody, CancelSessionBody, Cancellation, presentCancellation } from './cancellations.schemas.js';
 import { z } from '../zod.js';
-
-type Row = NonNullable<Awaited<ReturnType<typeof readCancellation>>>;
-
-function present(row: Row): z.input<typeof Cancellation> {
-  const failed = row.branches.some((b) => b.status === 'failed');
-  return {
-    sessionId: row.session_id,
-    activityId: row.activity_id,
-    venueId: row.venue_id,
-    reason: row.reason,
-    status: row.completed_at === null ? 'in_progress' : failed ? 'failed' : 'done',
-    bookingsCancelled: row.bookings_cancelled,
-    requestedAt: row.requested_at.toISOString(),
-    completedAt: row.completed_at?.toISOString() ?? null,
-    aggregators: row.branches.map((b) => ({
-      aggregator: b.aggregator,
-      connectionId: b.connection_id,
-      status: b.status,
-      attempts: b.attempts,
-      lastError: b.last_error,
-      lastErrorAt: b.last_error_at?.toISOString() ?? null,
-      doneAt: b.done_at?.toISOString() ?? null,
-    })),
-  };
-}
 
 /**
  * A connection changed (new credentials, another URL): its cancellation branches waiting to retry try again now
@@ -88,7 +64,7 @@ export function cancellationRoutes(db: Db, cancellations: CancellationControl): 
       response: { status: 202, description: 'The cancellation, under way (cancelling again returns the same one)', schema: Cancellation },
       errors: [404, 503],
       location: (c) => `/v1/sessions/${c.sessionId}/cancellation`,
-      handler: async ({ params, body, auth }) => present(await cancel(companyOf(auth), params.sessionId, body.reason, `api:${companyOf(auth)}`)),
+      handler: async ({ params, body, auth }) => presentCancellation(await cancel(companyOf(auth), params.sessionId, body.reason, `api:${companyOf(auth)}`)),
     }),
     defineRoute({
       method: 'get',
@@ -99,7 +75,7 @@ export function cancellationRoutes(db: Db, cancellations: CancellationControl): 
       params: z.object({ sessionId: Uuid }),
       response: { status: 200, description: 'The cancellation', schema: Cancellation },
       errors: [404],
-      handler: async ({ params, auth }) => present(found(await readCancellation(db, companyOf(auth), params.sessionId), 'cancellation')),
+      handler: async ({ params, auth }) => presentCancellation(found(await readCancellation(db, companyOf(auth), params.sessionId), 'cancellation')),
     }),
     defineRoute({
       method: 'post',
@@ -125,7 +101,7 @@ export function cancellationRoutes(db: Db, cancellations: CancellationControl): 
         for (const session of sessions) {
           if (session.status !== 'scheduled') await restartIfOpen(companyId, session.id);
           const c = session.status === 'scheduled' ? await cancel(companyId, session.id, body.reason, `api:${companyId}`) : await readCancellation(db, companyId, session.id);
-          if (c) cancellations.push(present(c));
+          if (c) cancellations.push(presentCancellation(c));
         }
         return { activityId: activity.id, cancellations };
       },
@@ -153,7 +129,7 @@ export function cancellationRoutes(db: Db, cancellations: CancellationControl): 
         const cancellations = [];
         for (const row of rows) {
           const c = await readCancellation(db, companyId, row.session_id);
-          if (c) cancellations.push(present(c));
+          if (c) cancellations.push(presentCancellation(c));
         }
         return { activityId: activity.id, cancellations };
       },

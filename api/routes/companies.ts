@@ -2,9 +2,9 @@ import type { Db } from '../../db/index.js';
 import { newApiKey } from '../../lib/secrets.js';
 import { companyOf } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { presentCompany } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { Company, CreateCompanyBody, CreatedCompany, Uuid } from '../schemas.js';
+import { Uuid } from '../schemas.js';
+import { Company, CreateCompanyBody, CreatedCompany, presentCompany } from './companies.schemas.js';
 import { z } from '../zod.js';
 
 export function companyRoutes(db: Db): AnyRoute[] {

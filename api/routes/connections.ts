@@ -11,9 +11,9 @@ import type { CancellationControl } from '../clients/session-cancellation.js';
 import { wakeConnectionBranches } from './cancellations.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { ApiError, found, ruleViolation } from '../errors.js';
-import { presentConnection } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { Connection, CreateConnectionBody, listOf, UpdateConnectionBody, Uuid } from '../schemas.js';
+import { listOf, Uuid } from '../schemas.js';
+import { Connection, CreateConnectionBody, presentConnection, UpdateConnectionBody } from './connections.schemas.js';
 import { z } from '../zod.js';
 
 export function connectionRoutes(

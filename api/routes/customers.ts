@@ -6,7 +6,8 @@ import type { CustomersTable } from '../../db/schema.js';
 import { companyOf } from '../auth.js';
 import { found } from '../errors.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { AggregatorIdBody, AggregatorSchema, CreateCustomerBody, Customer, CustomerList, CustomerListQuery, Uuid } from '../schemas.js';
+import { AggregatorSchema, Uuid } from '../schemas.js';
+import { AggregatorIdBody, CreateCustomerBody, Customer, CustomerList, CustomerListQuery, presentCustomer } from './customers.schemas.js';
 import { z } from '../zod.js';
 
 /**
@@ -24,15 +25,7 @@ export function customerRoutes(db: Db): AnyRoute[] {
       .where('customer_id', 'in', rows.map((r) => r.id))
       .orderBy('aggregator')
       .execute();
-    return rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      email: row.email,
-      aggregatorIds: Object.fromEntries(ids.filter((i) => i.customer_id === row.id).map((i) => [i.aggregator, i.external_id])),
-      erasedAt: row.erased_at?.toISOString() ?? null,
-      createdAt: row.created_at.toISOString(),
-      updatedAt: row.updated_at.toISOString(),
-    }));
+    return rows.map((row) => presentCustomer(row, ids.filter((i) => i.customer_id === row.id)));
   }
   const present = async (row: Selectable<CustomersTable>) => (await presentAll([row]))[0] as z.input<typeof Customer>;
   const load = async (companyId: string, customerId: string) => found(await findCustomer(db, companyId, customerId), 'customer');

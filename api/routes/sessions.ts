@@ -5,9 +5,9 @@ import { companyOf } from '../auth.js';
 import { ApiError, found } from '../errors.js';
 import { recordSessionChange } from '../../db/lifecycle-outbox.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
-import { presentSession } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { CreateSessionBody, listOf, Session, SessionListQuery, UpdateSessionBody, Uuid } from '../schemas.js';
+import { listOf, Uuid } from '../schemas.js';
+import { CreateSessionBody, presentSession, Session, SessionListQuery, UpdateSessionBody } from './sessions.schemas.js';
 import { z } from '../zod.js';
 
 export function sessionRoutes(db: Db, signals: LifecycleSignals): AnyRoute[] {

@@ -2,9 +2,9 @@ import { findVenue } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
 import { companyOf } from '../auth.js';
 import { ApiError, found } from '../errors.js';
-import { presentVenue } from '../presenters.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { CreateVenueBody, listOf, UpdateVenueBody, Uuid, Venue } from '../schemas.js';
+import { listOf, Uuid } from '../schemas.js';
+import { CreateVenueBody, presentVenue, UpdateVenueBody, Venue } from './venues.schemas.js';
 import { z } from '../zod.js';
 
 const VenueParams = z.object({ venueId: Uuid });

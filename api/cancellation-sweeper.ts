@@ -1,6 +1,6 @@
 import { claimOpenCancellations } from '../db/session-cancellations.js';
 import type { Db } from '../db/index.js';
-import type { Logger } from '../lib/logger.js';
+import { errorFields, type Logger } from '../lib/logger.js';
 import type { CancellationControl } from './clients/session-cancellation.js';
 
 export interface CancellationSweeperOptions {
@@ -52,7 +52,7 @@ export function startCancellationSweeper(options: CancellationSweeperOptions): {
     if (running) return;
     running = tick()
       .catch((error: unknown) => {
-        logger.warn({ err: error }, 'cancellation sweep failed; retrying at the next interval');
+        logger.warn(errorFields(error), 'cancellation sweep failed; retrying at the next interval');
         return 0;
       })
       .finally(() => {

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
-import type { Logger } from '../lib/logger.js';
+import { errorFields, type Logger } from '../lib/logger.js';
 
 /** One JSON error shape for every failure: `{ error: { code, message, details?, requestId } }`. */
 export interface ErrorBody {
@@ -142,7 +142,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         ? err
         : (fromHttpError(err) ?? fromDatabaseError(err) ?? new ApiError(500, 'internal_error', 'internal error'));
     for (const [header, value] of Object.entries(apiError.headers)) res.setHeader(header, value);
-    if (apiError.status >= 500) log.error({ err, path: req.path }, 'request failed');
+    if (apiError.status >= 500) log.error({ ...errorFields(err), path: req.path }, 'request failed');
     else log.info({ code: apiError.code, status: apiError.status }, 'request rejected');
     const body: ErrorBody = {
       error: {

@@ -9,7 +9,7 @@ import {
   type OutboxRow,
 } from '../db/lifecycle-outbox.js';
 import type { Db } from '../db/index.js';
-import type { Logger } from '../lib/logger.js';
+import { errorFields, type Logger } from '../lib/logger.js';
 import type { ActivityChange } from '../workflows/activity-lifecycle/contract.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
 
@@ -77,7 +77,7 @@ export function lifecycleSignals(options: { db: Db; lifecycle: LifecycleControl;
           BACKOFF_MS[Math.min(attempts, BACKOFF_MS.length - 1)] as number,
           message,
         );
-        logger.warn({ activityId: row.activity_id, change: { kind: row.change_kind, id: row.change_id }, attempts, error: message }, 'could not signal the activity lifecycle; the outbox keeps the change');
+        logger.warn({ activityId: row.activity_id, change: { kind: row.change_kind, id: row.change_id }, attempts, ...errorFields(error) }, 'could not signal the activity lifecycle; the outbox keeps the change');
         break;
       }
     }
@@ -89,7 +89,7 @@ export function lifecycleSignals(options: { db: Db; lifecycle: LifecycleControl;
       await deliverAll(rows.filter((r): r is OutboxRow => r !== undefined));
     } catch (error) {
       // Only the ledger itself failing gets here: the rows stay, and the relay takes them.
-      logger.warn({ err: error }, 'lifecycle signal left to the relay');
+      logger.warn(errorFields(error), 'lifecycle signal left to the relay');
     }
   }
 
@@ -161,7 +161,7 @@ export function startLifecycleRelay(options: LifecycleRelayOptions): {
       }
       await tick();
     })()
-      .catch((error: unknown) => logger.warn({ err: error }, 'lifecycle relay failed; retrying at the next interval'))
+      .catch((error: unknown) => logger.warn(errorFields(error), 'lifecycle relay failed; retrying at the next interval'))
       .finally(() => {
         running = undefined;
       });

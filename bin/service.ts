@@ -15,7 +15,7 @@ import { createDb, pingDb, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import { withLocalSecrets } from '../lib/local-secrets.js';
-import { createLogger, type Logger } from '../lib/logger.js';
+import { createLogger, errorFields, type Logger } from '../lib/logger.js';
 import { SecretBox } from '../lib/secrets.js';
 import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection.js';
 import { startDevServer } from '../temporal/dev-server.js';
@@ -41,7 +41,7 @@ async function openDatabase(config: Config, logger: Logger, stops: Stop[]): Prom
     stops.push(() => pg.stop());
     url = pg.url;
   }
-  const db = createDb(url, config.database.poolSize, (error) => logger.warn({ error: error.message, code: (error as { code?: string }).code }, 'a PostgreSQL connection was lost; the pool opens a new one'));
+  const db = createDb(url, config.database.poolSize, (error) => logger.warn(errorFields(error), 'a PostgreSQL connection was lost; the pool opens a new one'));
   stops.push(() => db.destroy());
   return db;
 }
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       try {
         await stop();
       } catch (error) {
-        logger.warn({ err: error }, 'error during shutdown');
+        logger.warn(errorFields(error), 'error during shutdown');
       }
     }
     logger.info('stopped');
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
         await workerConnection.close();
       });
       running.catch((error: unknown) => {
-        logger.fatal({ err: error }, 'worker stopped unexpectedly');
+        logger.fatal(errorFields(error), 'worker stopped unexpectedly');
         void shutdown('worker-failure', 1);
       });
       logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
       }
     }
   } catch (error) {
-    logger.fatal({ err: error instanceof Error ? error : new Error(JSON.stringify(error) ?? String(error)) }, 'start-up failed');
+    logger.fatal(errorFields(error), 'start-up failed');
     await shutdown('start-up-failure', 1);
   }
 }

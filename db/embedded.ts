@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../lib/logger.js';
+import { errorFields, type Logger } from '../lib/logger.js';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -108,7 +108,7 @@ export async function startEmbeddedPostgres(options: {
     createPostgresUser: isRoot(),
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (message: unknown) => log.debug({ message: String(message).trim() }, 'postgres'),
-    onError: (error: unknown) => log.warn({ err: error }, 'postgres error output'),
+    onError: (error: unknown) => log.warn(errorFields(error), 'postgres error output'),
   });
   const initialised = existsSync(path.join(databaseDir, 'PG_VERSION'));
   if (!initialised) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -108,6 +108,35 @@ describe('the service binary', () => {
     expect(await second.exited).toBe(0);
     rmSync(dataDir, { recursive: true, force: true });
   }, 200_000);
+
+  it('a clean stop (SIGTERM) logs nothing above info, and no log line carries an object graph', async () => {
+    const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aggregator-bookings-stop-'));
+    // Run as root, the service makes the data folder traversable for the postgres user once, with a warning (it
+    // changes permissions on the operator's disk); a folder that already is one is the ordinary start.
+    chmodSync(dataDir, 0o711);
+    const service = run(['start'], {
+      DATA_DIR: dataDir,
+      API_PORT: String(api),
+      EMBEDDED_POSTGRES_PORT: String(pg),
+      TEMPORAL_DEV_PORT: String(temporal),
+      TEMPORAL_UI_PORT: String(ui),
+      SANDBOX_BASE_PORT: '0',
+    });
+    try {
+      await waitFor(`http://127.0.0.1:${api}/readyz`, 90_000);
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect(await service.exited).toBe(0);
+    rmSync(dataDir, { recursive: true, force: true });
+    const lines = service.output().split('\n').filter((line) => line.startsWith('{'));
+    expect(lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+    const loud = lines.filter((line) => ['warn', 'error', 'fatal'].includes((JSON.parse(line) as { level: string }).level));
+    expect(loud).toEqual([]);
+    const long = lines.filter((line) => line.length > 2000).map((line) => `${line.length}: ${line.slice(0, 300)}`);
+    expect(long).toEqual([]);
+  }, 120_000);
 
   it('refuses to start with an invalid variable and names it', async () => {
     const service = run(['start'], { API_PORT: 'not-a-port', DATABASE_URL: 'mysql://localhost/x' });

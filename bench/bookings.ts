@@ -38,7 +38,8 @@
  *   --onefit-rates LIST BENCH_ONEFIT_RATES  Onefit rates, comma separated (default 10,20)
  *   --budget-seconds N BENCH_BUDGET_SECONDS  per shape, no new rate step starts after this much of it (default 300)
  *   --cpu-prof DIR     BENCH_CPU_PROF       split shape: the API and worker processes run with node --cpu-prof and
- *                                           write api.cpuprofile and worker.cpuprofile into DIR as they stop
+ *                                           write their profiles into DIR/api and DIR/worker as they stop (the
+ *                                           largest file of each is its main thread)
  * The report goes to stdout, progress to stderr. Exit code 1 when the stack does not start or a step breaks; 130 on
  * Ctrl-C.
  */

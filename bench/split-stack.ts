@@ -5,7 +5,7 @@
  * EMBEDDED_POSTGRES_PORT, TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT, SANDBOX_BASE_PORT); this process holds PostgreSQL,
  * Temporal and the sandboxes, and its two children are the service, started as a deployment starts them (their
  * DATABASE_URL, TEMPORAL_ADDRESS and *_API_URL point here). BENCH_CPU_PROF_DIR: the children run with
- * `node --cpu-prof` and write their profiles there when they stop. SIGTERM stops the API, the worker, then the rest.
+ * `node --cpu-prof` and write their profiles into its api/ and worker/ folders when they stop. SIGTERM stops the API, the worker, then the rest.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     ...Object.fromEntries(AGGREGATORS.map((a) => [aggregatorUrlVariable(a), sandboxes[a]?.url ?? ''])),
   };
   for (const role of ['worker', 'api'] as const) {
-    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
+    // A folder per role: tsx's loader runs in a thread of its own, which writes a profile of its own beside the main one.
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, role)}`] : [];
     const child = spawn(process.execPath, ['--import', 'tsx', ...profile, 'bin/service.ts', role], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
     child.once('exit', (code, signal) => {
       if (stopping) return;

@@ -195,7 +195,20 @@ export function logTail(file: string, lines = 40): string {
   }
 }
 
+/**
+ * Starts the stack; a start that fails is tried once more on other ports (the ports are free when picked, but
+ * another process on a shared machine can take one before the service binds it).
+ */
 export async function startStack(options: StackOptions): Promise<Stack> {
+  try {
+    return await startOnce(options);
+  } catch (error) {
+    options.progress(`the stack did not start (${error instanceof Error ? error.message : String(error)}); trying once more on other ports`);
+    return startOnce(options);
+  }
+}
+
+async function startOnce(options: StackOptions): Promise<Stack> {
   const { progress } = options;
   const command = COMMANDS[options.shape ?? 'single'];
   const marker = command.slice(1).join(' ');
@@ -267,7 +280,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...(options.cpuProfileDir ? { BENCH_CPU_PROF_DIR: options.cpuProfileDir } : {}),
     });
     const apiUrl = `http://${HOST}:${ports.api}`;
-    progress(`starting the service (npx ${command.join(' ')}), DATA_DIR=${dataDir}, API ${apiUrl}, sandboxes from port ${ports.sandboxBase}`);
+    progress(`starting the service (npx ${command.join(' ')}), DATA_DIR=${dataDir}, API ${apiUrl}, PostgreSQL port ${ports.postgres}, Temporal port ${ports.temporal}, sandboxes from port ${ports.sandboxBase}`);
     const log = openSync(logFile, 'a');
     try {
       // Its own process group (detached), so that it can be found and, if need be, killed with all its children;

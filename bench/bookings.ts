@@ -60,12 +60,15 @@ import { cores, cpuBetween, cpuLine, cpuSnapshot, kindsUsed, type CpuUse } from 
 import { createFloorActivities, type FloorTimes } from './floor-activities.js';
 import { FLOOR_SINK_WORKFLOW, FLOOR_WORKFLOW, floorEventSignal, type FloorInput } from './floor-workflow.js';
 import { breakdown, PHASES, type Breakdown } from './history.js';
-import { Api, clearSandboxCalls, countCalls, getJson, laneIdle, postJson, putJson, sandboxCalls, sandboxState, type SyncStatus } from './http.js';
+import type { Api} from './http.js';
+import { clearSandboxCalls, countCalls, getJson, laneIdle, postJson, putJson, sandboxCalls, sandboxState, type SyncStatus } from './http.js';
 import { fail, intOption, option } from './options.js';
-import { localIso, machineLines, mean, ms, msText, pool, progress, ratio, secs, sleep, summary, table, withFloor, type Summary } from './report.js';
+import { localIso, machineLines, mean, ms, msCells, msText, pool, progress, ratio, secs, sleep, summary, table, withFloor, type Summary } from './report.js';
 import { isInterrupted, runBenchmark } from './runner.js';
+import { seedStudio } from './seed.js';
 import {
   partnerVenue,
+  VENUE_TIME_ZONE,
   WELLHUB_GYM,
   type PartnerBookingView,
   type PartnerDelivery,
@@ -94,8 +97,6 @@ const BUDGET_SECONDS = intOption('budget-seconds', 'BENCH_BUDGET_SECONDS', 300, 
 const ASYNC_AGGREGATORS = AGGREGATORS.filter((a) => a !== 'onefit');
 const SESSION_COUNT = 12;
 const MAX_PARTICIPANTS = 1000;
-const TIME_ZONE = 'Europe/Berlin';
-const READY_TIMEOUT_MS = 180_000;
 const TARGET_P99_MS = 1_000;
 /** How long after its last request a step waits for its bookings to settle before the rest counts as failed. */
 const SETTLE_TIMEOUT_MS = 25_000;
@@ -219,30 +220,10 @@ async function waitLanesIdle(api: Api, activityId: string, timeoutMs: number): P
 }
 
 async function seed(stack: Stack): Promise<Seeded> {
-  const admin = new Api(stack.apiUrl, stack.adminKey);
-  const created = await admin.call<{ apiKey: { key: string } }>('POST', '/v1/companies', { name: 'Bench Bookings Studio' });
-  const api = admin.withKey(created.apiKey.key);
-  const venue = await api.call<{ id: string }>('POST', '/v1/venues', { name: 'Bench hall', timeZone: TIME_ZONE });
-  const connectionIds = {} as Record<Aggregator, string>;
-  for (const aggregator of AGGREGATORS) {
-    const wellhub = aggregator === 'wellhub';
-    const connection = await api.call<{ id: string; effectiveApiBaseUrl: string }>('POST', `/v1/venues/${venue.id}/connections`, {
-      aggregator,
-      status: 'active',
-      externalVenueId: wellhub ? WELLHUB_GYM : partnerVenue(aggregator),
-      settings: wellhub ? { productId: 1 } : {},
-      credentials: { apiToken: `${aggregator}-sandbox-token`, webhookSecret: `${aggregator}-sandbox-secret` },
-    });
-    if (connection.effectiveApiBaseUrl !== stack.sandboxUrls[aggregator]) {
-      throw new Error(`the ${aggregator} connection calls ${connection.effectiveApiBaseUrl}, not the sandbox at ${stack.sandboxUrls[aggregator]}`);
-    }
-    connectionIds[aggregator] = connection.id;
-  }
-  // The service points the sandboxes' webhooks at its API when it starts them; say so explicitly all the same.
-  for (const aggregator of AGGREGATORS) await putJson(`${stack.sandboxUrls[aggregator]}/__sandbox/webhook`, { url: `${stack.apiUrl}/webhooks/${aggregator}` });
+  const { api, venueId, connectionIds } = await seedStudio(stack, 'Bench Bookings Studio');
 
   const activity = await api.call<{ id: string }>('POST', '/v1/activities', {
-    venueId: venue.id,
+    venueId,
     name: 'Bench Bookings',
     maxParticipants: MAX_PARTICIPANTS,
     registrationRules: { allowAggregatorBookings: true },
@@ -253,7 +234,7 @@ async function seed(stack: Stack): Promise<Seeded> {
   for (let i = 0; i < SESSION_COUNT; i += 1) {
     const startsAt = first + i * 2 * 3_600_000;
     const session = await api.call<{ id: string }>('POST', `/v1/activities/${activity.id}/sessions`, {
-      startsAt: localIso(startsAt, TIME_ZONE),
+      startsAt: localIso(startsAt, VENUE_TIME_ZONE),
       durationMinutes: 60,
       room: 'Studio 1',
       instructors: [{ name: 'Ana' }],
@@ -876,7 +857,7 @@ function highestUnbroken(results: { rate: number; passed: boolean }[]): number |
 async function runShape(shape: StackShape, bundle: { code: string }): Promise<ShapeRun> {
   const shapeStarted = performance.now();
   const loadBefore = os.loadavg();
-  const stack = await startStack({ readyTimeoutMs: READY_TIMEOUT_MS, progress, shape, cpuProfileDir: shape === 'split' ? CPU_PROFILE_DIR : undefined });
+  const stack = await startStack({ progress, shape, cpuProfileDir: shape === 'split' ? CPU_PROFILE_DIR : undefined });
   progress(`${shape} stack ready (/readyz 200) after ${secs(performance.now() - shapeStarted)}`);
   try {
     const seeded = await seed(stack);
@@ -1033,11 +1014,8 @@ function shapeReport(r: ShapeRun): string[] {
       [...floors.values()].map((f) => [
         `${f.rate}${loopNote(f.loop) ? '*' : ''}`,
         f.answered.n,
-        ms(f.answered.p50),
-        ms(f.answered.p95),
-        ms(f.answered.p99),
-        ms(f.done.p50),
-        ms(f.done.p99),
+        ...msCells(f.answered, ['p50', 'p95', 'p99']),
+        ...msCells(f.done, ['p50', 'p99']),
         f.leftRunning,
         f.passed ? 'yes' : 'no',
       ]),
@@ -1101,10 +1079,7 @@ function shapeReport(r: ShapeRun): string[] {
       onefits.map((o) => [
         `${o.rate}${loopNote(o.loop) ? '*' : ''}`,
         o.sent.length,
-        ms(o.durations.p50),
-        ms(o.durations.p95),
-        ms(o.durations.p99),
-        ms(o.durations.max),
+        ...msCells(o.durations),
         o.decidedInTime,
         `${((100 * o.decidedInTime) / Math.max(1, o.sent.length)).toFixed(1)} %`,
         o.confirmed,
@@ -1170,7 +1145,7 @@ async function run(): Promise<boolean> {
   const runs: ShapeRun[] = [];
   out('', 'Booking benchmark (npm run bench:bookings)', ...machineLines());
   out(
-    `  data       1 venue (${TIME_ZONE}), 5 active connections, 1 opted-in activity with ${SESSION_COUNT} sessions of ${MAX_PARTICIPANTS} places (none fills up), a fresh stack per shape`,
+    `  data       1 venue (${VENUE_TIME_ZONE}), 5 active connections, 1 opted-in activity with ${SESSION_COUNT} sessions of ${MAX_PARTICIPANTS} places (none fills up), a fresh stack per shape`,
     `  method     open loop (requests go out at their due time whatever the earlier ones do), ${STEP_SECONDS} s per step`,
   );
   for (const shape of SHAPES) {

@@ -39,15 +39,18 @@ import { Client, Connection } from '@temporalio/client';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import { cpuBetween, cpuSnapshot, type CpuUse } from './cpu.js';
 import { eventMs, eventType, has, historyOf, type TimedEvent } from './history.js';
-import { Api, clearSandboxCalls, countCalls, fetchJson, laneIdle, putJson, sandboxCalls, sandboxState, type RecordedCall, type SyncStatus } from './http.js';
+import type { Api} from './http.js';
+import { clearSandboxCalls, countCalls, fetchJson, laneIdle, sandboxCalls, sandboxState, type RecordedCall, type SyncStatus } from './http.js';
 import { intOption } from './options.js';
 import { localIso, machineLines, ms, progress, secs, sleep, summary as summarize, table, type Summary } from './report.js';
 import { isInterrupted, runBenchmark } from './runner.js';
+import { seedStudio } from './seed.js';
 import {
   occurMs,
   PARTNER_CANCELLED,
   PARTNER_RESERVED,
   partnerVenue,
+  VENUE_TIME_ZONE,
   WELLHUB_CANCELLED,
   WELLHUB_GYM,
   WELLHUB_RESERVED,
@@ -68,8 +71,6 @@ const HISTORIES = process.argv.includes('--histories') || process.env.BENCH_CANC
 const BOOKINGS = PER_AGGREGATOR * AGGREGATORS.length;
 /** Room for every booking of a session, and a few spots more: no booking is refused for want of a spot. */
 const MAX_PARTICIPANTS = BOOKINGS + 10;
-const TIME_ZONE = 'Europe/Berlin';
-const READY_TIMEOUT_MS = 180_000;
 const PUBLISH_TIMEOUT_MS = 60_000;
 const RESERVE_TIMEOUT_MS = 90_000;
 const IDLE_TIMEOUT_MS = 60_000;
@@ -134,27 +135,9 @@ interface Seeded {
 }
 
 async function seed(stack: Stack): Promise<Seeded> {
-  const admin = new Api(stack.apiUrl, stack.adminKey);
-  const created = await admin.call<{ apiKey: { key: string } }>('POST', '/v1/companies', { name: 'Bench Cancellations Studio' });
-  const api = admin.withKey(created.apiKey.key);
-  const venue = await api.call<{ id: string }>('POST', '/v1/venues', { name: 'Bench hall', timeZone: TIME_ZONE });
-  for (const aggregator of AGGREGATORS) {
-    const wellhub = aggregator === 'wellhub';
-    const connection = await api.call<{ effectiveApiBaseUrl: string }>('POST', `/v1/venues/${venue.id}/connections`, {
-      aggregator,
-      status: 'active',
-      externalVenueId: wellhub ? WELLHUB_GYM : partnerVenue(aggregator),
-      settings: wellhub ? { productId: 1 } : {},
-      credentials: { apiToken: `${aggregator}-sandbox-token`, webhookSecret: `${aggregator}-sandbox-secret` },
-    });
-    if (connection.effectiveApiBaseUrl !== stack.sandboxUrls[aggregator]) {
-      throw new Error(`the ${aggregator} connection calls ${connection.effectiveApiBaseUrl}, not the sandbox at ${stack.sandboxUrls[aggregator]}`);
-    }
-  }
-  // The service points the sandboxes' webhooks at its API when it starts them; say so explicitly all the same.
-  for (const aggregator of AGGREGATORS) await putJson(`${stack.sandboxUrls[aggregator]}/__sandbox/webhook`, { url: `${stack.apiUrl}/webhooks/${aggregator}` });
+  const { api, venueId } = await seedStudio(stack, 'Bench Cancellations Studio');
   const activity = await api.call<{ id: string }>('POST', '/v1/activities', {
-    venueId: venue.id,
+    venueId,
     name: 'Bench Cancellations',
     maxParticipants: MAX_PARTICIPANTS,
     registrationRules: { allowAggregatorBookings: true },
@@ -220,7 +203,7 @@ async function publishSession(stack: Stack, seeded: Seeded, run: number): Promis
   const startsAt = first + run * 2 * 3_600_000;
   const started = performance.now();
   const session = await seeded.api.call<{ id: string }>('POST', `/v1/activities/${seeded.activityId}/sessions`, {
-    startsAt: localIso(startsAt, TIME_ZONE),
+    startsAt: localIso(startsAt, VENUE_TIME_ZONE),
     durationMinutes: 60,
     room: 'Studio 1',
     instructors: [{ name: 'Ana' }],
@@ -661,7 +644,7 @@ function reportLines(results: RunResult[], stackMs: number): string[] {
     'Cancellation fan-out benchmark (npx tsx bench/cancellations.ts)',
     ...machineLines(),
     `  stack      npx tsx bin/service.ts start: embedded PostgreSQL, Temporal dev server, worker + API, 5 sandboxes (in the service's process); LOG_LEVEL=warn`,
-    `  data       1 venue (${TIME_ZONE}), 5 active connections, 1 opted-in activity (maxParticipants ${MAX_PARTICIPANTS}, no aggregator limit);`,
+    `  data       1 venue (${VENUE_TIME_ZONE}), 5 active connections, 1 opted-in activity (maxParticipants ${MAX_PARTICIPANTS}, no aggregator limit);`,
     `             per run a new session booked by ${PER_AGGREGATOR} members at each of the 5 aggregators (${BOOKINGS} bookings, all reserved), then cancelled`,
     `  runs       ${RUNS} (percentiles are nearest-rank over the runs: with ${RUNS} runs p95 is the value of rank ${Math.ceil(0.95 * RUNS)} of ${RUNS})`,
     '',
@@ -874,7 +857,7 @@ const notMeasured: string[] = [];
 async function run(): Promise<boolean> {
   progress(`cancellation fan-out benchmark: ${RUNS} runs, ${PER_AGGREGATOR} bookings per aggregator (${BOOKINGS} per session), polled every ${POLL_MS} ms`);
   const stackStarted = performance.now();
-  const stack = await startStack({ readyTimeoutMs: READY_TIMEOUT_MS, progress });
+  const stack = await startStack({ progress });
   const stackMs = performance.now() - stackStarted;
   progress(`stack ready (/readyz 200) after ${secs(stackMs)}`);
   let connection: Connection | undefined;

@@ -57,6 +57,9 @@ export const ratio = (value: number, floor: number) =>
 export const withFloor = (label: string, value: number, floor: number | undefined) =>
   floor === undefined ? `${label} ${msText(value)}` : `${label} ${msText(value)} (floor ${msText(floor)}, ${ratio(value, floor)})`;
 
+/** Table cells of a summary's figures, in ms. */
+export const msCells = (s: Summary, keys: readonly (keyof Summary)[] = ['p50', 'p95', 'p99', 'max']) => keys.map((k) => ms(s[k]));
+
 /** A text table: the first column (and the last, when `textLast`) left-aligned, the others right-aligned. */
 export function table(header: string[], rows: (string | number)[][], textLast = false): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));

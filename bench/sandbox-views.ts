@@ -4,6 +4,9 @@
  */
 import type { Aggregator } from '../domain/model.js';
 
+/** The time zone of the venue every benchmark seeds. */
+export const VENUE_TIME_ZONE = 'Europe/Berlin';
+
 /** The seeded Wellhub gym, and each partner sandbox's seeded venue. */
 export const WELLHUB_GYM = '1';
 export const partnerVenue = (aggregator: Aggregator) => `${aggregator}-sandbox-venue`;

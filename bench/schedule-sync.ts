@@ -27,22 +27,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
-import {
-  Api,
-  clearSandboxCalls,
-  countCalls,
-  heldRoom,
-  laneIdle,
-  sandboxCalls,
-  sandboxState,
-  type ProbeCredentials,
-  type ProbeTarget,
-  type RecordedCall,
-  type SyncStatus,
-} from './http.js';
+import type {
+  Api} from './http.js';
+import type { ProbeCredentials, ProbeTarget, RecordedCall, SyncStatus } from './http.js';
+import { clearSandboxCalls, countCalls, heldRoom, laneIdle, sandboxCalls, sandboxState } from './http.js';
 import { intOption, option } from './options.js';
 import { localIso, machineLines, ms, pool, progress, secs, sleep, summary, table } from './report.js';
 import { isInterrupted, runBenchmark } from './runner.js';
+import { seedStudio } from './seed.js';
+import { VENUE_TIME_ZONE } from './sandbox-views.js';
 import { logTail, startStack, type Stack } from './stack.js';
 
 // --- options --------------------------------------------------------------------------------------------------------
@@ -59,13 +52,11 @@ if (OPT_IN !== 'first' && OPT_IN !== 'last') {
 
 const ACTIVITY_COUNT = 5;
 const MAX_PARTICIPANTS = 20;
-const READY_TIMEOUT_MS = 180_000;
 const INITIAL_SYNC_TIMEOUT_MS = 10 * 60_000;
 const CHANGE_TIMEOUT_MS = 30_000;
 const SETTLE_TIMEOUT_MS = 60_000;
 const SYNC_POLL_MS = 500;
 const TARGET_P95_MS = 2_000;
-const TIME_ZONE = 'Europe/Berlin';
 
 /** Registration rules of the five activities: an aggregator limit and a Wellhub quota on some. */
 const ACTIVITY_RULES: { name: string; aggregatorLimit?: number; aggregatorQuotas?: Partial<Record<Aggregator, number>> }[] = [
@@ -136,29 +127,13 @@ async function waitForSync(
 }
 
 async function seed(stack: Stack): Promise<Seeded> {
-  const admin = new Api(stack.apiUrl, stack.adminKey);
-  const created = await admin.call<{ company: { id: string }; apiKey: { key: string } }>('POST', '/v1/companies', { name: 'Bench Studio' });
-  const api = admin.withKey(created.apiKey.key);
-  const venue = await api.call<{ id: string }>('POST', '/v1/venues', { name: 'Bench hall', timeZone: TIME_ZONE });
-  for (const aggregator of AGGREGATORS) {
-    const wellhub = aggregator === 'wellhub';
-    const connection = await api.call<{ effectiveApiBaseUrl: string }>('POST', `/v1/venues/${venue.id}/connections`, {
-      aggregator,
-      status: 'active',
-      externalVenueId: wellhub ? '1' : `${aggregator}-sandbox-venue`,
-      settings: wellhub ? { productId: 1 } : {},
-      credentials: { apiToken: `${aggregator}-sandbox-token`, webhookSecret: `${aggregator}-sandbox-secret` },
-    });
-    if (connection.effectiveApiBaseUrl !== stack.sandboxUrls[aggregator]) {
-      throw new Error(`the ${aggregator} connection calls ${connection.effectiveApiBaseUrl}, not the sandbox at ${stack.sandboxUrls[aggregator]}`);
-    }
-  }
+  const { api, venueId } = await seedStudio(stack, 'Bench Studio');
 
   const optIn = OPT_IN === 'first';
   const activityIds: string[] = [];
   for (const rules of ACTIVITY_RULES.slice(0, ACTIVITY_COUNT)) {
     const activity = await api.call<{ id: string }>('POST', '/v1/activities', {
-      venueId: venue.id,
+      venueId,
       name: rules.name,
       maxParticipants: MAX_PARTICIPANTS,
       registrationRules: {
@@ -190,7 +165,7 @@ async function seed(stack: Stack): Promise<Seeded> {
   progress(`creating ${plan.length} sessions through the API, ${CONCURRENCY} in flight${optIn ? ' (activities opted in already)' : ''}`);
   await pool(plan, CONCURRENCY, async (item) => {
     const session = await api.call<{ id: string; startsAt: string }>('POST', `/v1/activities/${item.activityId}/sessions`, {
-      startsAt: localIso(item.startsAt, TIME_ZONE),
+      startsAt: localIso(item.startsAt, VENUE_TIME_ZONE),
       durationMinutes: 60,
       room: 'Studio 1',
       instructors: [{ name: 'Ana' }],
@@ -209,7 +184,7 @@ async function seed(stack: Stack): Promise<Seeded> {
     optInAt = { wall: Date.now(), mono: performance.now() };
     await Promise.all(activityIds.map((id) => api.call('PATCH', `/v1/activities/${id}`, { registrationRules: { allowAggregatorBookings: true } })));
   }
-  return { api, venueId: venue.id, activityIds, sessions, seedMs, optInAt };
+  return { api, venueId, activityIds, sessions, seedMs, optInAt };
 }
 
 function probeCredentials(stack: Stack): Record<Aggregator, ProbeCredentials> {
@@ -354,7 +329,7 @@ async function measureChanges(stack: Stack, seeded: Seeded, creds: Record<Aggreg
 async function run(): Promise<void> {
   progress(`schedule sync benchmark: ${ACTIVITY_COUNT} activities x ${SESSIONS_PER_ACTIVITY} sessions, ${CHANGES} changes, opt-in ${OPT_IN}`);
   const stackStarted = performance.now();
-  const stack = await startStack({ readyTimeoutMs: READY_TIMEOUT_MS, progress });
+  const stack = await startStack({ progress });
   const stackMs = performance.now() - stackStarted;
   progress(`stack ready (/readyz 200) after ${secs(stackMs)}`);
   try {
@@ -404,7 +379,7 @@ async function run(): Promise<void> {
       'Schedule sync benchmark (npm run bench)',
       ...machineLines(),
       `  stack      npx tsx bin/service.ts start: embedded PostgreSQL, Temporal dev server, worker + API, 5 sandboxes; LOG_LEVEL=warn`,
-      `  data       1 venue (${TIME_ZONE}), 5 active connections, ${ACTIVITY_COUNT} activities x ${SESSIONS_PER_ACTIVITY} sessions = ${total} sessions within the next 13 days`,
+      `  data       1 venue (${VENUE_TIME_ZONE}), 5 active connections, ${ACTIVITY_COUNT} activities x ${SESSIONS_PER_ACTIVITY} sessions = ${total} sessions within the next 13 days`,
       '',
       `Stack start to /readyz 200: ${secs(stackMs)}`,
       `Seeding: ${total} sessions created through the API in ${secs(seeded.seedMs)} (${CONCURRENCY} requests in flight)`,

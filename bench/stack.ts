@@ -33,7 +33,8 @@ export type StackShape = 'single' | 'split';
 export const STACK_SHAPES: readonly StackShape[] = ['single', 'split'];
 
 export interface StackOptions {
-  readyTimeoutMs: number;
+  /** How long the service may take until /readyz answers 200 (default 180 s: a cold start on a loaded machine). */
+  readyTimeoutMs?: number;
   progress: (message: string) => void;
   shape?: StackShape;
   /** split only: the service's processes run with `node --cpu-prof` and write their profiles here as they stop. */
@@ -302,10 +303,11 @@ async function startOnce(options: StackOptions): Promise<Stack> {
       });
     });
 
-    const deadline = Date.now() + options.readyTimeoutMs;
+    const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
+    const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
       if (exitCode !== undefined) throw new Error(`the service exited (code ${exitCode}) before /readyz answered 200`);
-      if (Date.now() > deadline) throw new Error(`/readyz did not answer 200 within ${options.readyTimeoutMs / 1000} s`);
+      if (Date.now() > deadline) throw new Error(`/readyz did not answer 200 within ${readyTimeoutMs / 1000} s`);
       const status = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
         (res) => res.status,
         () => 0,

@@ -8,9 +8,9 @@ import {
   type RequestView,
 } from '../db/booking-requests.js';
 import { markInboxOutcomes, readSynchronousResponse, waitingEvents } from '../db/webhook-inbox.js';
-import { readConnection } from '../db/sync-state.js';
+import { readConnection } from '../db/connections.js';
 import type { BookingEvent, BookingRequestActivities, DecidedRequest } from '../workflows/booking-request/contract.js';
-import type { SyncDeps } from './activity-lifecycle-sync.js';
+import type { ActivitiesDeps } from './deps.js';
 import { connectionContext } from './connection-context.js';
 
 function present(view: RequestView, known: boolean, waiting: BookingEvent[] = []): DecidedRequest {
@@ -30,7 +30,7 @@ function present(view: RequestView, known: boolean, waiting: BookingEvent[] = []
 }
 
 /** The booking request flow's activities: ledger steps (run as local activities) and the answer to the aggregator. */
-export function createBookingRequestActivities(deps: SyncDeps): BookingRequestActivities {
+export function createBookingRequestActivities(deps: ActivitiesDeps): BookingRequestActivities {
   const now = () => deps.now?.() ?? new Date();
   return {
     async decideRequest(input) {

@@ -1,16 +1,16 @@
 import { createActivityLifecycleActivities } from './activity-lifecycle.js';
-import { createSyncActivities, type SyncDeps } from './activity-lifecycle-sync.js';
 import { createBookingRequestActivities } from './booking-request.js';
+import type { ActivitiesDeps } from './deps.js';
+import { createLifecycleSyncActivities } from './lifecycle-sync.js';
 import { createSessionCancellationActivities } from './session-cancellation.js';
 
-/** What the activities need: the Kysely instance, the secrets key, where each connection's calls go, the adapters. */
-export type ActivityDeps = SyncDeps;
+export type { ActivitiesDeps };
 
 /** Every activity the worker runs, built from its dependencies. */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivitiesDeps) {
   return {
     ...createActivityLifecycleActivities(deps.db),
-    ...createSyncActivities(deps),
+    ...createLifecycleSyncActivities(deps),
     ...createBookingRequestActivities(deps),
     ...createSessionCancellationActivities(deps),
   };

@@ -12,11 +12,11 @@ import {
   openBranches,
   recordBranch,
 } from '../db/session-cancellations.js';
-import { readConnection } from '../db/sync-state.js';
+import { readConnection } from '../db/connections.js';
 import { cancelCallVerdict, type CancelCallVerdict } from '../domain/cancellation-failure.js';
 import type { Aggregator } from '../domain/model.js';
 import type { CancelAttemptFailureDetails, SessionCancellationActivities } from '../workflows/session-cancellation/contract.js';
-import type { SyncDeps } from './activity-lifecycle-sync.js';
+import type { ActivitiesDeps } from './deps.js';
 import { connectionContext } from './connection-context.js';
 
 function verdictOf(error: unknown): CancelCallVerdict | undefined {
@@ -50,7 +50,7 @@ function attemptFailure(error: unknown): unknown {
 }
 
 /** The cancellation fan-out's activities: its ledger steps and one attempt at one aggregator. */
-export function createSessionCancellationActivities(deps: SyncDeps): SessionCancellationActivities {
+export function createSessionCancellationActivities(deps: ActivitiesDeps): SessionCancellationActivities {
   const { db } = deps;
   return {
     async openBranches({ sessionId }) {

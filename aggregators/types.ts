@@ -1,3 +1,4 @@
+import type { ActivityListing, SessionListing } from '../domain/listing.js';
 import type { Aggregator } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
 
@@ -16,43 +17,6 @@ export interface ConnectionContext {
   credentials: { apiToken?: string | undefined; webhookSecret?: string | undefined };
   /** Non-secret settings of the connection, e.g. { productId: 1 } for Wellhub. */
   settings: Record<string, unknown>;
-}
-
-export interface Instructor {
-  name: string;
-  substitute: boolean;
-}
-
-export interface ActivityListing {
-  /** Our activity id, sent as the aggregator's partner reference. */
-  activityId: string;
-  name: string;
-  description: string;
-  notes?: string | undefined;
-  category: string | null;
-  bookable: boolean;
-  visible: boolean;
-}
-
-export interface SessionListing {
-  /** Our session id. */
-  sessionId: string;
-  /** ISO 8601 in the venue's offset, e.g. 2026-12-01T18:00:00+01:00. */
-  startsAt: string;
-  durationMinutes: number;
-  room: string | null;
-  instructors: Instructor[];
-  /** Spots this aggregator may show in all (already bounded by capacity, aggregator limit and quota). */
-  totalCapacity: number;
-  /** Spots counted as taken against totalCapacity. */
-  totalBooked: number;
-  /** ISO 8601 with offset; undefined = bookable as soon as published. */
-  bookingOpensAt?: string | undefined;
-  /** ISO 8601 with offset; undefined = until the start. */
-  bookingClosesAt?: string | undefined;
-  /** ISO 8601 with offset; after it a cancellation is late. */
-  cancellableUntil?: string | undefined;
-  active: boolean;
 }
 
 export interface SessionCounts {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ActivityListing, SessionListing } from '../aggregators/types.js';
+import type { ActivityListing, SessionListing } from './listing.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 
 /**

@@ -1,8 +1,44 @@
-import type { ActivityListing, Instructor, SessionListing } from '../aggregators/types.js';
 import { aggregatorOffer, type BookedCounts } from './free-spots.js';
 import { formatInOffset } from './time.js';
 
 /** What an aggregator is shown of an activity and its sessions, built from the ledger's rows. Pure. */
+
+export interface Instructor {
+  name: string;
+  substitute: boolean;
+}
+
+export interface ActivityListing {
+  /** Our activity id, sent as the aggregator's partner reference. */
+  activityId: string;
+  name: string;
+  description: string;
+  notes?: string | undefined;
+  category: string | null;
+  bookable: boolean;
+  visible: boolean;
+}
+
+export interface SessionListing {
+  /** Our session id. */
+  sessionId: string;
+  /** ISO 8601 in the venue's offset, e.g. 2026-12-01T18:00:00+01:00. */
+  startsAt: string;
+  durationMinutes: number;
+  room: string | null;
+  instructors: Instructor[];
+  /** Spots this aggregator may show in all (already bounded by capacity, aggregator limit and quota). */
+  totalCapacity: number;
+  /** Spots counted as taken against totalCapacity. */
+  totalBooked: number;
+  /** ISO 8601 with offset; undefined = bookable as soon as published. */
+  bookingOpensAt?: string | undefined;
+  /** ISO 8601 with offset; undefined = until the start. */
+  bookingClosesAt?: string | undefined;
+  /** ISO 8601 with offset; after it a cancellation is late. */
+  cancellableUntil?: string | undefined;
+  active: boolean;
+}
 
 export interface ActivityFacts {
   id: string;

@@ -1,4 +1,4 @@
-import type { ActivityListing, SessionListing } from '../aggregators/types.js';
+import type { ActivityListing, SessionListing } from './listing.js';
 import { listingFingerprint, remoteFingerprint } from './fingerprint.js';
 
 export { listingFingerprint, remoteFingerprint } from './fingerprint.js';

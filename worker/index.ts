@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogLevel, type NativeConnection } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createActivities, type ActivitiesDeps } from '../activities/index.js';
 import type { Logger } from '../lib/logger.js';
 
 /** The workflows' entry file: TypeScript sources under tsx and vitest, compiled JavaScript in dist/. */
@@ -44,7 +44,7 @@ export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  deps: ActivityDeps;
+  deps: ActivitiesDeps;
   /** A prebuilt workflow bundle; default: the one from `npm run build` if present, else bundle from source. */
   workflowBundlePath?: string | undefined;
 }

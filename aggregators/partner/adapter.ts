@@ -1,14 +1,13 @@
 import { z } from 'zod';
+import type { ActivityListing, SessionListing } from '../../domain/listing.js';
 import { AggregatorHttpError, JsonHttpClient, type HttpRequest } from '../http.js';
 import type {
-  ActivityListing,
   AggregatorAdapter,
   BookingRef,
   ConnectionContext,
   HeldBookingStatus,
   HeldSession,
   SessionCounts,
-  SessionListing,
   SessionRef,
 } from '../types.js';
 import { idempotencyKey, temporalActivityScope, type IdempotencyScope } from './idempotency.js';

@@ -1,8 +1,8 @@
 import { formatInOffset, offsetOf } from '../../domain/time.js';
 import type { RejectReason } from '../../domain/reasons.js';
+import type { ActivityListing, SessionListing } from '../../domain/listing.js';
 import { AggregatorHttpError } from '../http.js';
 import type {
-  ActivityListing,
   AdapterCapabilities,
   AggregatorAdapter,
   AggregatorEvent,
@@ -10,7 +10,6 @@ import type {
   ConnectionContext,
   HeldSession,
   SessionCounts,
-  SessionListing,
   SessionRef,
   WebhookRequest,
   WebhookVerification,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ActivityListing, SessionListing } from '../types.js';
+import type { ActivityListing, SessionListing } from '../../domain/listing.js';
 import { WellhubRequestInvalidError } from './errors.js';
 import { toFieldIssues, type WellhubClassUpdateRequest, type WellhubSlotBody } from './schemas.js';
 

@@ -21,7 +21,7 @@ import {
 } from '../../workflows/activity-lifecycle/contract.js';
 import { bookingRequestStateQuery } from '../../workflows/booking-request/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { activityDeps, createTestDatabase, eventually, startTimeSkipping, SECRETS_KEY } from '../support/harness.js';
+import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping, SECRETS_KEY } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 import { seedActivity } from '../support/seed.js';
 
@@ -155,7 +155,7 @@ async function withWorker(seeded: Seeded, run: (ctx: TestCtx) => Promise<void>):
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ ...activityDeps(db, seeded.world.endpoints), now: serverNow }),
+    activities: createActivities({ ...activitiesDeps(db, seeded.world.endpoints), now: serverNow }),
   });
   const started: string[] = [];
   const delivered: BookingRef[] = [];

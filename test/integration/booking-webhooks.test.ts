@@ -264,7 +264,7 @@ describe('reject reasons, each from a real check', () => {
     const { activityId, sessionIds } = await w().offer({ maxParticipants: 5 });
     const slot = await w().externalSessionId('wellhub', sessionIds[0] as string);
     // Its lifecycle stopped first, so that no pass takes the listing down before the request arrives.
-    await temporal.client.workflow.getHandle(`activity-lifecycle:${activityId}`).terminate('test: the listing stays as it is');
+    await temporal.client.workflow.getHandle(workflowIds.activityLifecycle(activityId)).terminate('test: the listing stays as it is');
     await db.updateTable('activities').set({ allow_aggregator_bookings: false }).where('id', '=', activityId).execute();
     const sent = await w().world.requestBooking('wellhub', { sessionId: slot, member: { id: 'not-offered' }, bookingNumber: wellhubNumber() });
     await expectRejected(w(), 'wellhub', sent.bookingNumber, 'USAGE_RESTRICTION');

@@ -13,7 +13,7 @@ import {
   type ActivityLifecycleWorkflow,
 } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { activityDeps, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
+import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
 import { seedActivity } from '../support/seed.js';
 
 /**
@@ -42,7 +42,7 @@ describe('activity lifecycle timer (time-skipping server)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities(activityDeps(db)),
+      activities: createActivities(activitiesDeps(db)),
     });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {

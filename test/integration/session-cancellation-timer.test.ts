@@ -17,7 +17,7 @@ import { branchStateQuery, cancellationProgressQuery, type CancellationProgress 
 import { BRANCH_ATTEMPTS_PER_RUN, branchBackoffMs } from '../../workflows/session-cancellation/workflow.js';
 import { bearer } from '../support/api-fixtures.js';
 import { startBookingWorld, type BookingWorld } from '../support/booking-world.js';
-import { activityDeps, buildApp, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
+import { activitiesDeps, buildApp, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
 
 /**
  * The cancellation fan-out over hours of one aggregator's outage, on the time-skipping test server: the studio
@@ -192,7 +192,7 @@ async function withWorld(run: (world: World) => Promise<void>): Promise<void> {
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ ...activityDeps(db), now: serverNow }),
+    activities: createActivities({ ...activitiesDeps(db), now: serverNow }),
   });
   await worker.runUntil(async () => {
     const app = buildApp(db, { client: env.client, taskQueue, worker, stop: () => Promise.resolve() });

@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { aggregatorEndpoints, createAdapters, type AggregatorEndpoints } from '../../aggregators/registry.js';
-import type { ActivityDeps } from '../../activities/index.js';
+import type { ActivitiesDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
@@ -59,7 +59,7 @@ export interface TemporalHarness {
 export const TEST_HORIZON_MS = 14 * 86_400_000;
 
 /** The worker's activities on the given database, calling aggregators at `endpoints` (the sandboxes of a test). */
-export function activityDeps(db: Db, endpoints: AggregatorEndpoints = aggregatorEndpoints({})): ActivityDeps {
+export function activitiesDeps(db: Db, endpoints: AggregatorEndpoints = aggregatorEndpoints({})): ActivitiesDeps {
   return { db, secretBox: new SecretBox(SECRETS_KEY), endpoints, adapters: createAdapters(), horizonMs: TEST_HORIZON_MS };
 }
 
@@ -72,7 +72,7 @@ export async function startTemporal(db: Db, endpoints?: AggregatorEndpoints): Pr
     connection: nativeConnection,
     namespace: 'default',
     taskQueue,
-    deps: activityDeps(db, endpoints),
+    deps: activitiesDeps(db, endpoints),
     workflowBundlePath: inject('workflowBundlePath'),
   });
   const running = worker.run();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ActivityListing, SessionListing } from '../../aggregators/types.js';
+import type { ActivityListing, SessionListing } from '../../domain/listing.js';
 import {
   listingFingerprint,
   remoteFingerprint,

@@ -31,12 +31,12 @@ import {
   type SessionCancellationInput,
 } from './contract.js';
 
-const ledger = proxyActivities<SessionCancellationActivities>({
+const ledgerActs = proxyActivities<SessionCancellationActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 /** One attempt per call: the branch workflow paces the retries itself, so each shows in its history and progress. */
-const aggregator = proxyActivities<SessionCancellationActivities>({
+const aggregatorActs = proxyActivities<SessionCancellationActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 1 },
 });
@@ -97,11 +97,11 @@ export async function sessionCancellationWorkflow(input: SessionCancellationInpu
   // The API starts this workflow inside the transaction that cancels the session, so the first read may come before
   // its commit. That transaction holds the session's row lock until it ends, and the read waits on that lock: it sees
   // the cancellation committed, or (undefined) rolled back, however late the commit lands.
-  let targets = await ledger.openBranches(input);
+  let targets = await ledgerActs.openBranches(input);
   if (!patched(READS_AFTER_COMMIT)) {
     for (let wait = 0; targets === undefined && wait < LEGACY_COMMIT_WAITS; wait += 1) {
       await sleep(LEGACY_COMMIT_WAIT_MS);
-      targets = await ledger.openBranches(input);
+      targets = await ledgerActs.openBranches(input);
     }
   }
   if (targets === undefined) {
@@ -109,7 +109,7 @@ export async function sessionCancellationWorkflow(input: SessionCancellationInpu
     progress.phase = 'done';
     return progress;
   }
-  const inFlight = await ledger.inFlightRequests(input);
+  const inFlight = await ledgerActs.inFlightRequests(input);
   progress.branches = targets.map((t) => ({ connectionId: t.connectionId, aggregator: t.aggregator, status: 'pending', attempts: 0, lastError: null }));
   progress.phase = 'fanning_out';
 
@@ -147,7 +147,7 @@ export async function sessionCancellationWorkflow(input: SessionCancellationInpu
     }),
   );
   await Promise.all([tellInFlight, tellLifecycle, fanOut]);
-  await ledger.completeCancellation(input);
+  await ledgerActs.completeCancellation(input);
   progress.phase = 'done';
   return progress;
 }
@@ -188,13 +188,13 @@ export async function cancellationBranchWorkflow(input: CancellationBranchInput)
     attempts += 1;
     state.attempts = attempts;
     try {
-      await aggregator.cancelAtAggregator({ ...input, attempt: attempts });
+      await aggregatorActs.cancelAtAggregator({ ...input, attempt: attempts });
       // The parent learns this from the result; the ledger has it already.
       Object.assign(state, { status: 'done', lastError: null });
       return { ...base, status: 'done', attempts, lastError: null };
     } catch (error) {
       const failure = failureOf(error);
-      await ledger.recordBranchFailure({ sessionId: input.sessionId, connectionId: input.connectionId, attempts, error: failure.message, final: failure.final });
+      await ledgerActs.recordBranchFailure({ sessionId: input.sessionId, connectionId: input.connectionId, attempts, error: failure.message, final: failure.final });
       const progress: BranchProgress = { ...base, status: failure.final ? 'failed' : 'retrying', attempts, lastError: failure.message };
       Object.assign(state, progress);
       if (!paced || progress.status !== reported) {

@@ -1,7 +1,7 @@
 import type { Response, Router } from 'express';
 import { z } from 'zod';
 import { sendError } from '../../sandbox-kit/index.js';
-import type { PartnerSandboxApp } from './server.js';
+import type { PartnerSandboxApp } from './handle.js';
 import { fieldErrors, idSchema, memberSchema } from '../schemas.js';
 
 const bookingRequestBody = z.strictObject({

@@ -5,15 +5,8 @@
 import type { PartnerProfile } from '../profile.js';
 import { createPartnerSandbox, startPartnerSandbox, type PartnerSandboxOptions } from './server.js';
 
-export {
-  createPartnerSandbox,
-  startPartnerSandbox,
-  type PartnerSandbox,
-  type PartnerSandboxApp,
-  type PartnerSandboxOptions,
-  type PartnerSandboxState,
-  type SentEvent,
-} from './server.js';
+export { createPartnerSandbox, startPartnerSandbox, type PartnerSandboxOptions } from './server.js';
+export type { PartnerSandbox, PartnerSandboxApp, PartnerSandboxState, SentEvent } from './handle.js';
 export type { Delivery, DeliveryAttempt } from './webhooks.js';
 export type { BookingRequestInput } from './store.js';
 

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express from 'express';
 import { randomUUID } from 'node:crypto';
 import {
   createCallRecorder,
@@ -6,19 +6,17 @@ import {
   createFaultInjector,
   createSandboxClock,
   listen,
-  type CallFilter,
-  type FaultInjector,
-  type RecordedCall,
   type SandboxClock,
 } from '../../sandbox-kit/index.js';
 import type { PartnerProfile } from '../profile.js';
 import { mountSandboxControls } from './controls.js';
+import type { PartnerSandbox, PartnerSandboxApp, PartnerSandboxState, SentEvent } from './handle.js';
 import { createIdempotencyStore } from './idempotency.js';
 import { notFound, partnerErrorHandler } from './http.js';
 import { createPartnerRouter } from './routes.js';
-import { PartnerStore, type BookingRequestInput, type Outcome } from './store.js';
-import { createDeliverer, type Delivery } from './webhooks.js';
-import type { ActivityResource, BookingResource, SessionResource, WebhookEvent } from '../schemas.js';
+import { PartnerStore, type Outcome } from './store.js';
+import { createDeliverer } from './webhooks.js';
+import type { BookingResource, WebhookEvent } from '../schemas.js';
 
 export interface PartnerSandboxOptions {
   /** The API key the sandbox accepts (Bearer). */
@@ -38,44 +36,6 @@ export interface PartnerSandboxOptions {
   webhookTimestamp?: (() => number) | undefined;
   /** Randomness of fault rates, for deterministic tests. */
   random?: (() => number) | undefined;
-}
-
-export interface SentEvent {
-  booking: BookingResource;
-  delivery: Delivery;
-}
-
-export interface PartnerSandboxState {
-  aggregator: string;
-  webhookUrl: string | null;
-  activities: ActivityResource[];
-  sessions: SessionResource[];
-  bookings: BookingResource[];
-  deliveries: Delivery[];
-  idempotencyKeys: number;
-}
-
-export interface PartnerSandboxApp {
-  readonly profile: PartnerProfile;
-  readonly app: Express;
-  readonly faults: FaultInjector;
-  readonly clock: SandboxClock;
-  calls(filter?: CallFilter): RecordedCall[];
-  state(): PartnerSandboxState;
-  reset(): void;
-  setWebhookUrl(url: string | undefined): void;
-  /** A member books: the booking.requested webhook is sent (and, for a synchronous aggregator, its answer applied). */
-  sendBookingRequest(input: Omit<BookingRequestInput, 'member'> & { member?: BookingRequestInput['member'] }): Promise<SentEvent>;
-  /** A member cancels a confirmed booking; late defaults to "after the session's cancellable_until". */
-  cancelBookingByMember(bookingId: string, options?: { late?: boolean }): Promise<SentEvent>;
-  checkIn(bookingId: string): Promise<SentEvent>;
-  /** The same event again (same id, fresh signature): what a duplicate delivery looks like. */
-  redeliver(eventId: string): Promise<Delivery>;
-}
-
-export interface PartnerSandbox extends PartnerSandboxApp {
-  readonly url: string;
-  close(): Promise<void>;
 }
 
 function unwrap<T>(outcome: Outcome<T>): T {

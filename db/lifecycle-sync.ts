@@ -3,7 +3,7 @@ import type { BookedCounts } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES } from '../domain/model.js';
 import type { Db } from './index.js';
 
-/** The reads and writes of a sync pass: what the studio wants listed, and what was last pushed to a connection. */
+/** The reads and writes of the lifecycle's sync pass: what the studio wants listed, and what was last pushed to a connection. */
 
 export async function readActivityForSync(db: Db, activityId: string) {
   const activity = await db.selectFrom('activities').selectAll().where('id', '=', activityId).executeTakeFirst();
@@ -15,10 +15,6 @@ export async function readActivityForSync(db: Db, activityId: string) {
 /** The venue's connections a sync reaches: the active ones. */
 export function activeConnectionsOfVenue(db: Db, venueId: string) {
   return db.selectFrom('connections').select(['id', 'aggregator']).where('venue_id', '=', venueId).where('status', '=', 'active').orderBy('aggregator').execute();
-}
-
-export function readConnection(db: Db, connectionId: string) {
-  return db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirst();
 }
 
 /** Scheduled sessions starting in (from, to], with their spot-holding bookings counted per channel. */

@@ -1,9 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { AggregatorHttpError } from '../aggregators/http.js';
-import type { AggregatorEndpoints } from '../aggregators/registry.js';
 import { toTemporalFailure } from '../aggregators/temporal-failure.js';
-import type { AggregatorAdapter, ConnectionContext } from '../aggregators/types.js';
+import type { ConnectionContext } from '../aggregators/types.js';
 import {
   activeConnectionsOfVenue,
   bookedFor,
@@ -11,33 +10,22 @@ import {
   publishedCounts,
   readActivityForSync,
   readActivityPublication,
-  readConnection,
   readCountFacts,
   readSessionPublications,
   readSessionsInHorizon,
   writeActivityPublication,
   writeSessionPublication,
-} from '../db/sync-state.js';
-import type { Db } from '../db/index.js';
+} from '../db/lifecycle-sync.js';
+import { readConnection } from '../db/connections.js';
 import { remoteFingerprint } from '../domain/fingerprint.js';
 import { aggregatorOffer } from '../domain/free-spots.js';
 import { activityListing, nextHorizonEntry, sessionListing, type ActivityFacts } from '../domain/listing.js';
 import type { Aggregator } from '../domain/model.js';
 import { formatInOffset } from '../domain/time.js';
 import { planSync, type PublishedSession, type RemoteSession, type SyncOp } from '../domain/sync-plan.js';
-import type { SecretBox } from '../lib/secrets.js';
 import { connectionContext } from './connection-context.js';
+import type { ActivitiesDeps } from './deps.js';
 import type { ActivityLifecycleActivities, SyncReport } from '../workflows/activity-lifecycle/contract.js';
-
-export interface SyncDeps {
-  db: Db;
-  secretBox: SecretBox;
-  endpoints: AggregatorEndpoints;
-  adapters: Readonly<Record<Aggregator, AggregatorAdapter>>;
-  /** Sessions starting within this much of now are listed (BOOKING_HORIZON_DAYS). */
-  horizonMs: number;
-  now?: () => Date;
-}
 
 type CountWrite = Extract<SyncOp, { kind: 'create_session' | 'update_session' | 'patch_counts' }>;
 
@@ -86,7 +74,7 @@ function facts(row: NonNullable<Awaited<ReturnType<typeof readActivityForSync>>>
   };
 }
 
-export function createSyncActivities(deps: SyncDeps): Pick<ActivityLifecycleActivities, 'listSyncTargets' | 'syncConnection'> {
+export function createLifecycleSyncActivities(deps: ActivitiesDeps): Pick<ActivityLifecycleActivities, 'listSyncTargets' | 'syncConnection'> {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
 

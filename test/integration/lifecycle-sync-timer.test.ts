@@ -15,7 +15,7 @@ import {
   type ActivityLifecycleWorkflow,
 } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { activityDeps, createTestDatabase, eventually, startTimeSkipping, SECRETS_KEY, TEST_HORIZON_MS } from '../support/harness.js';
+import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping, SECRETS_KEY, TEST_HORIZON_MS } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 import { seedActivity } from '../support/seed.js';
 
@@ -96,7 +96,7 @@ async function withWorker(activityId: string, run: (taskQueue: string) => Promis
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ ...activityDeps(db), now: serverNow }),
+    activities: createActivities({ ...activitiesDeps(db), now: serverNow }),
   });
   await worker.runUntil(async () => {
     try {
@@ -132,7 +132,7 @@ const hours = (n: number) => n * 3_600_000;
 /** Whole minutes: the aggregators keep starts to the second. */
 const minute = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000);
 
-describe('schedule sync timers (time-skipping server)', () => {
+describe('lifecycle sync timers (time-skipping server)', () => {
   it('repairs drift at the aggregators on the 30-minute reconciliation, and only then', async () => {
     const ids = await seed(['wellhub', 'classpass']);
     const { world } = ids;

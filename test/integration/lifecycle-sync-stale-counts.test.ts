@@ -3,12 +3,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
-import { createSyncActivities } from '../../activities/activity-lifecycle-sync.js';
+import { createLifecycleSyncActivities } from '../../activities/lifecycle-sync.js';
 import type { Db } from '../../db/index.js';
 import { activityChangedSignal, lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { apiFixtures, bearer } from '../support/api-fixtures.js';
-import { activityDeps, eventually, type TemporalHarness, useApiHarness } from '../support/harness.js';
+import { activitiesDeps, eventually, type TemporalHarness, useApiHarness } from '../support/harness.js';
 import { appWithoutTemporal } from '../support/unreachable-temporal.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 
@@ -129,7 +129,7 @@ describe('stale free-spot counts', () => {
     await world.fault('workit', { latencyMs: 300, path: '/sessions/' });
 
     const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 120_000, startToCloseTimeoutMs: 600_000 });
-    const acts = createSyncActivities(activityDeps(db, world.endpoints));
+    const acts = createLifecycleSyncActivities(activitiesDeps(db, world.endpoints));
     let heartbeats = 0;
     let writesAtCancel: Promise<number> | undefined;
     env.on('heartbeat', () => {

@@ -8,7 +8,7 @@ import { bearer } from '../support/api-fixtures.js';
 import { ADMIN_KEY, eventually, type TemporalHarness, useApiHarness } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
 
-// The schedule sync end to end: the API, a real Temporal server and worker, a real PostgreSQL, and every
+// The lifecycle's sync pass end to end: the API, a real Temporal server and worker, a real PostgreSQL, and every
 // aggregator's sandbox over real HTTP.
 
 let temporal: TemporalHarness;
@@ -71,7 +71,7 @@ async function until(aggregators: readonly Aggregator[], what: string, check: (h
 
 const ours = (activityId: string) => (held: Awaited<ReturnType<SandboxWorld['held']>>) => held.activities.find((a) => a.reference === activityId);
 
-describe('schedule sync', () => {
+describe('lifecycle sync', () => {
   it('pushes an opted-in activity and its sessions in the horizon to every active connection, then each edit', async () => {
     const { key, venueId } = await setUp();
     const created = await request(app)

@@ -42,5 +42,14 @@ export function rule(message: string, path: string[]) {
   return { message, path, params: { [CROSS_FIELD_RULE]: true } };
 }
 
+/** A PATCH body: the fields it names change, the others stay; an empty one changes nothing and is refused. */
+export function updateBody<T extends z.ZodRawShape>(shape: T, id: string) {
+  return z
+    .object(shape)
+    .strict()
+    .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
+    .meta({ id, minProperties: 1 });
+}
+
 /** Timestamps in responses: ISO 8601 in UTC. */
 export const iso = (d: Date) => d.toISOString();

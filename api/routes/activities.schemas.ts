@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { ActivitiesTable, ActivityLifecyclesTable } from '../../db/schema.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { iso, timestamp, Uuid } from '../schemas.js';
+import { iso, timestamp, Uuid, updateBody } from '../schemas.js';
 import { text } from '../text.js';
 import { z } from '../zod.js';
 
@@ -56,17 +56,13 @@ export const CreateActivityBody = z
   .strict()
   .meta({ id: 'CreateActivity' });
 
-export const UpdateActivityBody = z
-  .object({
-    name: text({ max: 255 }).optional(),
-    description: text({ min: 0, max: 5000 }).optional(),
-    category: text({ max: 100 }).nullable().optional(),
-    maxParticipants: z.number().int().min(1).max(32000).optional(),
-    registrationRules: registrationRulesInput.optional(),
-  })
-  .strict()
-  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateActivity', minProperties: 1 });
+export const UpdateActivityBody = updateBody({
+  name: text({ max: 255 }).optional(),
+  description: text({ min: 0, max: 5000 }).optional(),
+  category: text({ max: 100 }).nullable().optional(),
+  maxParticipants: z.number().int().min(1).max(32000).optional(),
+  registrationRules: registrationRulesInput.optional(),
+}, 'UpdateActivity');
 
 export const Activity = z
   .object({

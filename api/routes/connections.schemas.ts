@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
 import { CONNECTION_STATUSES } from '../../domain/model.js';
-import { AggregatorSchema, iso, rule, timestamp, Uuid } from '../schemas.js';
+import { AggregatorSchema, iso, rule, timestamp, Uuid, updateBody } from '../schemas.js';
 import { text } from '../text.js';
 import { z } from '../zod.js';
 
@@ -56,17 +56,13 @@ export const CreateConnectionBody = z
   .strict()
   .meta({ id: 'CreateConnection' });
 
-export const UpdateConnectionBody = z
-  .object({
-    status: z.enum(CONNECTION_STATUSES).optional(),
-    externalVenueId: externalVenueId.nullable().optional(),
-    apiBaseUrl: httpUrl.nullable().optional(),
-    settings: settings.optional(),
-    credentials: credentials.optional(),
-  })
-  .strict()
-  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateConnection', minProperties: 1 });
+export const UpdateConnectionBody = updateBody({
+  status: z.enum(CONNECTION_STATUSES).optional(),
+  externalVenueId: externalVenueId.nullable().optional(),
+  apiBaseUrl: httpUrl.nullable().optional(),
+  settings: settings.optional(),
+  credentials: credentials.optional(),
+}, 'UpdateConnection');
 
 export const Connection = z
   .object({

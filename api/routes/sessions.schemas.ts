@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { SessionsTable } from '../../db/schema.js';
 import { SESSION_STATUSES } from '../../domain/model.js';
 import { formatInOffset } from '../../domain/time.js';
-import { iso, rule, timestamp, Uuid } from '../schemas.js';
+import { iso, rule, timestamp, Uuid, updateBody } from '../schemas.js';
 import { text } from '../text.js';
 import { z } from '../zod.js';
 
@@ -23,18 +23,14 @@ export const CreateSessionBody = z
   .strict()
   .meta({ id: 'CreateSession' });
 
-export const UpdateSessionBody = z
-  .object({
-    startsAt: timestamp.optional(),
-    durationMinutes: z.number().int().min(1).max(1440).optional(),
-    room: text({ min: 2, max: 200 }).nullable().optional(),
-    instructors: z.array(instructor).max(20).optional(),
-    capacityOverride: z.number().int().min(0).max(32000).nullable().optional(),
-    aggregatorLimitOverride: z.number().int().min(0).max(32000).nullable().optional(),
-  })
-  .strict()
-  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
-  .meta({ id: 'UpdateSession', minProperties: 1 });
+export const UpdateSessionBody = updateBody({
+  startsAt: timestamp.optional(),
+  durationMinutes: z.number().int().min(1).max(1440).optional(),
+  room: text({ min: 2, max: 200 }).nullable().optional(),
+  instructors: z.array(instructor).max(20).optional(),
+  capacityOverride: z.number().int().min(0).max(32000).nullable().optional(),
+  aggregatorLimitOverride: z.number().int().min(0).max(32000).nullable().optional(),
+}, 'UpdateSession');
 
 export const Session = z
   .object({

@@ -37,18 +37,24 @@ async function waitFor(url: string, timeoutMs: number): Promise<Response> {
   throw new Error(`${url} not ready: ${String(last)}`);
 }
 
+/** Free ports and an empty data folder for one service. */
+async function freshService(name: string) {
+  const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `aggregator-bookings-${name}-`));
+  const env = {
+    DATA_DIR: dataDir,
+    API_PORT: String(api),
+    EMBEDDED_POSTGRES_PORT: String(pg),
+    TEMPORAL_DEV_PORT: String(temporal),
+    TEMPORAL_UI_PORT: String(ui),
+    SANDBOX_BASE_PORT: '0',
+  };
+  return { api, ui, dataDir, env };
+}
+
 describe('the service binary', () => {
   it('`start` brings up embedded PostgreSQL, the Temporal dev server with its UI, the worker and the API; stops on SIGTERM; restarts with its data', async () => {
-    const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aggregator-bookings-start-'));
-    const env = {
-      DATA_DIR: dataDir,
-      API_PORT: String(api),
-      EMBEDDED_POSTGRES_PORT: String(pg),
-      TEMPORAL_DEV_PORT: String(temporal),
-      TEMPORAL_UI_PORT: String(ui),
-      SANDBOX_BASE_PORT: '0',
-    };
+    const { api, ui, dataDir, env } = await freshService('start');
     const base = `http://127.0.0.1:${api}`;
     let companyId = '';
     let companyKey = '';
@@ -110,19 +116,11 @@ describe('the service binary', () => {
   }, 200_000);
 
   it('a clean stop (SIGTERM) logs nothing above info, and no log line carries an object graph', async () => {
-    const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aggregator-bookings-stop-'));
+    const { api, dataDir, env } = await freshService('stop');
     // Run as root, the service makes the data folder traversable for the postgres user once, with a warning (it
     // changes permissions on the operator's disk); a folder that already is one is the ordinary start.
     chmodSync(dataDir, 0o711);
-    const service = run(['start'], {
-      DATA_DIR: dataDir,
-      API_PORT: String(api),
-      EMBEDDED_POSTGRES_PORT: String(pg),
-      TEMPORAL_DEV_PORT: String(temporal),
-      TEMPORAL_UI_PORT: String(ui),
-      SANDBOX_BASE_PORT: '0',
-    });
+    const service = run(['start'], env);
     try {
       await waitFor(`http://127.0.0.1:${api}/readyz`, 90_000);
     } finally {

@@ -1,5 +1,15 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { BookingSource, BookingStatus, ConnectionStatus, RequestAnswer, RequestDecision, SessionStatus } from '../domain/model.js';
+import type {
+  BookingSource,
+  BookingStatus,
+  CancellationBranchStatus,
+  ConnectionStatus,
+  LifecycleStatus,
+  RequestAnswer,
+  RequestDecision,
+  SessionStatus,
+  SyncReason,
+} from '../domain/model.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -243,7 +253,7 @@ export interface ActivityLifecyclesTable {
   company_id: string;
   workflow_id: string;
   run_id: string;
-  status: 'running' | 'stopped';
+  status: LifecycleStatus;
   started_at: Timestamp;
   stopped_at: Date | null;
   sync_passes: Generated<number>;
@@ -266,7 +276,7 @@ export interface SessionCancellationsTable {
   swept_at: Date | null;
 }
 
-export type CancellationBranchStatus = 'pending' | 'retrying' | 'done' | 'failed';
+export type { CancellationBranchStatus };
 
 export interface SessionCancellationBranchesTable {
   session_id: string;
@@ -279,7 +289,7 @@ export interface SessionCancellationBranchesTable {
   done_at: Date | null;
 }
 
-export type SyncReason = 'start' | 'change' | 'periodic';
+export type { SyncReason };
 
 /** A change the activity lifecycle must hear of, kept until the signal has reached Temporal (the relay retries it). */
 export interface LifecycleOutboxTable {

@@ -57,3 +57,17 @@ export const REQUEST_ANSWERS = ['pending', 'sent', 'in_webhook_response', 'refus
 export type RequestAnswer = (typeof REQUEST_ANSWERS)[number];
 /** The answers that end a request: everything but pending. */
 export type RequestTold = Exclude<RequestAnswer, 'pending'>;
+
+/** Where a session's cancellation stands at one aggregator. */
+export const CANCELLATION_BRANCH_STATUSES = ['pending', 'retrying', 'done', 'failed'] as const;
+export type CancellationBranchStatus = (typeof CANCELLATION_BRANCH_STATUSES)[number];
+
+/** Why an activity lifecycle ran a sync pass. */
+export const SYNC_REASONS = ['start', 'change', 'periodic'] as const;
+export type SyncReason = (typeof SYNC_REASONS)[number];
+
+/** An activity lifecycle as the ledger records it, and as its workflow reports its phase. */
+export const LIFECYCLE_STATUSES = ['running', 'stopped'] as const;
+export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
+export const LIFECYCLE_PHASES = ['starting', 'running', 'stopping', 'stopped'] as const;
+export type LifecyclePhase = (typeof LIFECYCLE_PHASES)[number];

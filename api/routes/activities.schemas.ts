@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { ActivitiesTable, ActivityLifecyclesTable } from '../../db/schema.js';
-import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
+import { AGGREGATORS, LIFECYCLE_PHASES, LIFECYCLE_STATUSES, SYNC_REASONS, type Aggregator } from '../../domain/model.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { iso, timestamp, Uuid, updateBody } from '../schemas.js';
 import { text } from '../text.js';
@@ -74,7 +74,7 @@ export const Activity = z
     maxParticipants: z.number().int(),
     registrationRules: RegistrationRules,
     lifecycle: z
-      .object({ workflowId: z.string(), status: z.enum(['running', 'stopped']).nullable() })
+      .object({ workflowId: z.string(), status: z.enum(LIFECYCLE_STATUSES).nullable() })
       .nullable()
       .meta({ description: 'The lifecycle workflow (Temporal) when the activity is or was opted in' }),
     createdAt: timestamp,
@@ -89,9 +89,9 @@ export const SyncStatus = z
     lifecycle: z
       .object({
         workflowId: z.string(),
-        phase: z.enum(['starting', 'running', 'stopping', 'stopped']),
+        phase: z.enum(LIFECYCLE_PHASES),
         syncPasses: z.number().int(),
-        lastSyncReason: z.enum(['start', 'change', 'periodic']).nullable(),
+        lastSyncReason: z.enum(SYNC_REASONS).nullable(),
         nextHorizonEntryAt: timestamp.nullable().meta({ description: 'When a session next enters the booking horizon' }),
       })
       .nullable()

@@ -1,3 +1,4 @@
+import { CANCELLATION_BRANCH_STATUSES } from '../../domain/model.js';
 import type { readCancellation } from '../../db/session-cancellations.js';
 import { rule, timestamp, Uuid } from '../schemas.js';
 import { text } from '../text.js';
@@ -34,7 +35,7 @@ export const Cancellation = z
       z.object({
         aggregator: z.string(),
         connectionId: Uuid,
-        status: z.enum(['pending', 'retrying', 'done', 'failed']),
+        status: z.enum(CANCELLATION_BRANCH_STATUSES),
         attempts: z.number().int(),
         lastError: z.string().nullable(),
         lastErrorAt: timestamp.nullable(),

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { SyncReason } from '../../db/schema.js';
+import type { LifecyclePhase, SyncReason } from '../../domain/model.js';
 
 /**
  * The activity lifecycle flow's contract: its input, messages, state and activity interface. The workflow, its
@@ -56,7 +56,7 @@ export interface CarriedState {
 }
 
 export interface ActivityLifecycleState extends CarriedState {
-  phase: 'starting' | 'running' | 'stopping' | 'stopped';
+  phase: LifecyclePhase;
   optedOut: boolean;
   lastSyncReason: SyncReason | null;
   /** When a session next enters the booking horizon (a pass runs then). */

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { Aggregator } from '../../domain/model.js';
+import type { Aggregator, CancellationBranchStatus } from '../../domain/model.js';
 
 /**
  * The cancellation fan-out's contract. One parent workflow per cancelled session (`session-cancellation:<sessionId>`)
@@ -42,7 +42,7 @@ export interface CancelAttemptFailureDetails {
   retryAfterMs: number | null;
 }
 
-export type BranchStatus = 'pending' | 'retrying' | 'done' | 'failed';
+export type BranchStatus = CancellationBranchStatus;
 
 export interface BranchProgress {
   connectionId: string;

@@ -287,7 +287,7 @@ setup_namespace() {
   say "namespace $namespace ready with the service's search attributes"
 }
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 command="${1:-}"
 [ -n "$command" ] || usage

@@ -102,7 +102,24 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
   const known = await readRequest(db, input);
   if (known) return { ...known, known: true };
 
-  await db.transaction().execute(async (trx) => {
+  // Copies of one request may be decided at once (a synchronous aggregator's copies, each in its own webhook request):
+  // the first to commit decides; the others find its decision, behind the session's lock or at the unique keys.
+  let decidedHere = false;
+  try {
+    decidedHere = await decideOnce(db, input);
+  } catch (error) {
+    if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+  }
+  const view = await readRequest(db, input);
+  if (!view) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} vanished after its decision`);
+  return { ...view, known: !decidedHere };
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/** The decision in one transaction; false when a copy of the request decided first (nothing is written then). */
+async function decideOnce(db: Db, input: DecideInput): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
     // The aggregator's session id leads to our session only through what we published to this very connection.
     const published = await trx
       .selectFrom('session_publications')
@@ -141,6 +158,8 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
         .where('sessions.id', '=', published.id)
         .forUpdate('sessions')
         .executeTakeFirstOrThrow();
+      // A copy of this request that held the lock before us has decided it: its decision stands.
+      if (await readRequest(trx, input)) return false;
       sessionId = session.id;
       const [held, quota] = await Promise.all([
         trx
@@ -238,10 +257,8 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
         requested_at: input.requestedAt,
       })
       .execute();
+    return true;
   });
-  const view = await readRequest(db, input);
-  if (!view) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} vanished after its decision`);
-  return { ...view, known: false };
 }
 
 /** A backend service's approval of a held request: awaiting_approval → reserve, or → reject (the spot is freed later). */

@@ -155,12 +155,19 @@ export function webhookRouter(deps: WebhookDeps): Router {
           log.error({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'synchronous booking decision failed');
         }
       }
+      // Every copy of the request answers what the ledger decided, whichever copy decided it.
+      if (answer === undefined) {
+        const decided = await readBookingRequest(deps.db, { connectionId: connection.id, bookingNumber: event.bookingNumber }).catch(() => undefined);
+        if (decided !== undefined && decided.decision !== 'awaiting_approval') answer = answerFor(decided);
+      }
       const body = answer ?? { status: 'REJECTED' as const, reason: 'TECHNICAL_ERROR' as const, message: 'no decision in time' };
       if (answer === undefined) {
         // Answered without a decision: nothing was held, and no workflow has anything to do.
         await markInboxOutcomes(deps.db, connection.id, [{ eventId: event.eventId, outcome: 'answered_rejected_without_decision' }]);
         await markInboxDispatched(deps.db, inboxRef);
-      } else if (!duplicate) {
+      } else {
+        // Whichever copy carries the decision hands it over (the workflow takes each event id once), so the request's
+        // aftermath never depends on which copy wrote the inbox row.
         handOver();
       }
       // Whether the decision reached the aggregator in time: written out completely before it hung up and within its

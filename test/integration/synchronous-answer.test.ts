@@ -42,36 +42,46 @@ function postAndHangUp(body: Buffer, hangUpAfterMs: number): Promise<void> {
   });
 }
 
+/** A signed-to-be Onefit booking request for the session, as Onefit would send it. */
+function onefitRequest(o: { bookingId: string; sessionRef: string; activityRef: string; member: string }): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      id: `evt_${randomUUID()}`,
+      created_at: new Date().toISOString(),
+      type: 'booking.requested',
+      data: {
+        venue_id: w.world.sandboxes.onefit.connection.externalVenueId,
+        booking_id: o.bookingId,
+        session_reference: o.sessionRef,
+        activity_reference: o.activityRef,
+        member: { id: o.member, name: 'Sam Doe' },
+        respond_by: new Date(Date.now() + 1_000).toISOString(),
+      },
+    }),
+  );
+}
+
+async function offered() {
+  const { activityId, sessionIds } = await w.offer({ maxParticipants: 3 });
+  const sessionId = sessionIds[0] as string;
+  const sessionRef = await w.externalSessionId('onefit', sessionId);
+  const activityRef = await db
+    .selectFrom('activity_publications')
+    .select('external_id')
+    .where('activity_id', '=', activityId)
+    .where('connection_id', '=', w.connectionIds.onefit)
+    .executeTakeFirstOrThrow();
+  return { sessionId, sessionRef, activityRef: activityRef.external_id as string };
+}
+
 describe("Onefit's answer in the webhook response", () => {
   it('frees the spot when Onefit hung up before the decision reached it, though the workflow was never signalled and the booking cannot be read back', async () => {
-    const { activityId, sessionIds } = await w.offer({ maxParticipants: 3 });
-    const sessionId = sessionIds[0] as string;
-    const sessionRef = await w.externalSessionId('onefit', sessionId);
-    const activityRef = await db
-      .selectFrom('activity_publications')
-      .select('external_id')
-      .where('activity_id', '=', activityId)
-      .where('connection_id', '=', w.connectionIds.onefit)
-      .executeTakeFirstOrThrow();
+    const { sessionId, sessionRef, activityRef } = await offered();
     // The read-back finds nothing to go by: only what the route recorded can tell the workflow the answer was lost.
     await w.world.fault('onefit', { status: 404, method: 'GET', path: '/bookings/' });
 
     const bookingId = `bk_${randomUUID()}`;
-    const body = Buffer.from(
-      JSON.stringify({
-        id: `evt_${randomUUID()}`,
-        created_at: new Date().toISOString(),
-        type: 'booking.requested',
-        data: {
-          venue_id: w.world.sandboxes.onefit.connection.externalVenueId,
-          booking_id: bookingId,
-          session_reference: sessionRef,
-          activity_reference: activityRef.external_id,
-          member: { id: 'member-gone-early', name: 'Sam Doe' },
-          respond_by: new Date(Date.now() + 1_000).toISOString(),
-        },
-      }),
-    );
+    const body = onefitRequest({ bookingId, sessionRef, activityRef, member: 'member-gone-early' });
 
     // The decision waits for the session's row lock, held here until Onefit has hung up; then it reserves the spot
     // and the route writes its answer to a connection that is already closed.
@@ -94,5 +104,31 @@ describe("Onefit's answer in the webhook response", () => {
     expect(request).toMatchObject({ decision: 'reject', reason: 'TECHNICAL_ERROR', answer: 'unreachable' });
     const booking = await db.selectFrom('bookings').select('status').where('id', '=', request.booking_id as string).executeTakeFirstOrThrow();
     expect(booking.status).toBe('rejected');
+  });
+
+  it('answers copies of one request sent at once with the one decision, and its workflow settles it', async () => {
+    const { sessionRef, activityRef } = await offered();
+    await w.world.clearFaults('onefit');
+    const bookingId = `bk_${randomUUID()}`;
+    const body = onefitRequest({ bookingId, sessionRef, activityRef, member: 'member-three-copies' });
+    const headers = { 'content-type': 'application/json', ...signWebhook(w.world.sandboxes.onefit.connection.webhookSecret, body, Date.now() / 1000) };
+    const answers = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const res = await fetch(`${w.baseUrl}/webhooks/onefit`, { method: 'POST', headers, body });
+        return { status: res.status, body: (await res.json()) };
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(answers[1]?.body).toEqual(answers[0]?.body);
+    expect(answers[2]?.body).toEqual(answers[0]?.body);
+    expect(JSON.stringify(answers[0]?.body)).toMatch(/confirmed/);
+    // One booking, and the workflow took the request over: the ledger does not stay pending.
+    const request = await eventually(async () => {
+      const row = await db.selectFrom('booking_requests').selectAll().where('connection_id', '=', w.connectionIds.onefit).where('booking_number', '=', bookingId).executeTakeFirst();
+      return row && row.answer !== 'pending' ? row : undefined;
+    }, 20_000, 'the request to be settled by its workflow');
+    expect(request.decision).toBe('reserve');
+    const bookings = await db.selectFrom('bookings').select('status').where('connection_id', '=', w.connectionIds.onefit).where('aggregator_booking_number', '=', bookingId).execute();
+    expect(bookings).toHaveLength(1);
   });
 });

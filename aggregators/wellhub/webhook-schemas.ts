@@ -41,12 +41,14 @@ const looseId = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTE
  * date after 1973, while as seconds it covers every date until the year 5138. ISO strings are tolerated too.
  */
 export const SECONDS_THRESHOLD = 1e11;
+const MAX_DATE_MS = 8.64e15;
 export const webhookTimestampSchema = z
   .union([z.number().positive(), z.string().trim().min(1).max(40)])
   .transform((value, ctx) => {
     const numeric = typeof value === 'number' ? value : /^\d+(\.\d+)?$/.test(value) ? Number(value) : undefined;
     const ms = numeric !== undefined ? (numeric < SECONDS_THRESHOLD ? numeric * 1000 : numeric) : Date.parse(value as string);
-    if (!Number.isFinite(ms) || ms <= 0) {
+    // A JavaScript date holds at most 8.64e15 ms either side of 1970: beyond it there is no date to keep.
+    if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_DATE_MS) {
       ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds, epoch seconds or an ISO date-time' });
       return z.NEVER;
     }

@@ -141,6 +141,12 @@ describe('Wellhub webhook parsing', () => {
     expect(parseWellhubWebhook(body({ timestamp: '2026-03-01T11:00:00+01:00' })).occurredAt).toEqual(at);
   });
 
+  it('refuses a timestamp past the last date a JavaScript date can hold (it would fail later, as a 500)', () => {
+    expect(() => parseWellhubWebhook(body({ timestamp: 8_640_000_000_000_001 }))).toThrow(WebhookParseError);
+    expect(() => parseWellhubWebhook(body({ timestamp: '8640000000000001' }))).toThrow(WebhookParseError);
+    expect(parseWellhubWebhook(body({ timestamp: 8_640_000_000_000_000 })).occurredAt.getTime()).toBe(8_640_000_000_000_000);
+  });
+
   it('accepts ids as numbers or strings and always answers strings', () => {
     const event = parseWellhubWebhook(body({ slot: { id: '55', gym_id: '7', class_id: 9, booking_number: 123456 }, user: { unique_token: 998877 } }));
     expect(event).toMatchObject({ sessionExternalId: '55', externalVenueId: '7', activityExternalId: '9', bookingNumber: '123456' });

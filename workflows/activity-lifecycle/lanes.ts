@@ -12,7 +12,9 @@ import type { ActivityLifecycleActivities, ConnectionSyncStatus, SyncReport, Syn
 // A pass retries until the aggregator is back (hours if need be); what it refuses for good comes back in the report.
 const syncActs = proxyActivities<ActivityLifecycleActivities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
+  // A pass heartbeats before every aggregator call (each bounded by the client's 10 s timeout): an attempt whose worker
+  // died is retried on another within half a minute, so counts are not left stale for long.
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 

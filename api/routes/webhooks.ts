@@ -15,6 +15,7 @@ import type { Logger } from '../../lib/logger.js';
 import { openCredentials, webhookSecretsOf, type SecretBox } from '../../lib/secrets.js';
 import { answerFor, requestedAtOf, type RequestAnswerBody } from '../../domain/booking-answer.js';
 import type { BookingRequestControl } from '../clients/booking-request.js';
+import { boundedQueue } from '../../lib/bounded-queue.js';
 import { ApiError } from '../errors.js';
 import { requestInput, toBookingEvent } from '../webhook-events.js';
 
@@ -26,6 +27,8 @@ export const SYNCHRONOUS_ANSWER_BUDGET_MS = 800;
 const MIN_DECISION_MS = 100;
 /** How long the route's own hand-over of an event to its workflow may take (after the answer, off the request). */
 const HANDOVER_DEADLINE_MS = 5_000;
+/** Hand-overs to Temporal in flight at once, per API process. */
+const HANDOVERS_IN_FLIGHT = 32;
 /** The inbox dispatcher leaves a new event to the route's own hand-over for this long. */
 export const HANDOVER_GRACE_MS = 10_000;
 
@@ -55,6 +58,9 @@ const isAggregator = (name: string): name is Aggregator => (AGGREGATORS as reado
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
   const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+  // Hand-overs follow the answers, a bounded number at a time: under a burst, unbounded ones took a quarter of the
+  // process's time from the answers themselves (bench). What waits here is in the inbox already.
+  const handOvers = boundedQueue(HANDOVERS_IN_FLIGHT);
 
   router.post('/webhooks/:aggregator', raw, async (req: Request, res: Response) => {
     const arrived = Date.now();
@@ -115,18 +121,19 @@ export function webhookRouter(deps: WebhookDeps): Router {
      * unreachable, this process gone), the inbox dispatcher of any API process hands it over. A copy of an event
      * already in the inbox needs no hand-over of its own.
      */
-    const handOver = () => {
-      void deps.bookings
-        .deliver(input, bookingEvent, HANDOVER_DEADLINE_MS)
-        .then(() => markInboxDispatched(deps.db, inboxRef))
-        .catch(async (error: unknown) => {
-          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
-          await handOverSoon(deps.db, inboxRef);
-        })
-        .catch((error: unknown) => {
-          log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'the dispatcher takes the event after its grace');
-        });
-    };
+    const handOver = () =>
+      handOvers.run(() =>
+        deps.bookings
+          .deliver(input, bookingEvent, HANDOVER_DEADLINE_MS)
+          .then(() => markInboxDispatched(deps.db, inboxRef))
+          .catch(async (error: unknown) => {
+            log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
+            await handOverSoon(deps.db, inboxRef);
+          })
+          .catch((error: unknown) => {
+            log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'the dispatcher takes the event after its grace');
+          }),
+      );
 
     if (input.answersSynchronously && event.type === 'booking_requested') {
       // The decision is taken here, in this request's own transaction under the session's lock (the same step the

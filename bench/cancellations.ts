@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/cancellations.ts`: how fast a studio's session cancellation reaches every aggregator (the
- * cancellation fan-out, SPEC §4), measured end to end on the local stack (embedded PostgreSQL, Temporal dev server,
+ * cancellation fan-out), measured end to end on the local stack (embedded PostgreSQL, Temporal dev server,
  * worker + API, the five sandboxes in the service's process), started here on a throw-away DATA_DIR and free ports
  * and stopped at the end.
  *

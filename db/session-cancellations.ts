@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './index.js';
 
 /**
- * The ledger side of a studio's session cancellation (SPEC §4, cancellation fan-out; invariant 5). The studio's
+ * The ledger side of a studio's session cancellation (the cancellation fan-out: every booking ends cancelled_by_gym and every aggregator is told). The studio's
  * decision is final locally at once: in one transaction under the session's row lock (the lock every reservation
  * takes, so no booking can slip in beside it) the session becomes `cancelled`, every reserved booking
  * `cancelled_by_gym` with the reason in its history, and one branch is recorded per connection the session was pushed

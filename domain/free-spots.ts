@@ -1,5 +1,5 @@
 /**
- * Free spots of a session, per channel (SPEC §3 invariants 1 and 4). The service alone decides whether a spot is free,
+ * Free spots of a session, per channel (never overbooked; an aggregator never shows more free spots than can be booked through it). The service alone decides whether a spot is free,
  * so what each aggregator is shown and what the booking flow accepts come from the same bounds here.
  */
 

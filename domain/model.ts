@@ -27,7 +27,7 @@ export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 /** Statuses that hold a spot in the session. */
 export const SPOT_HOLDING_STATUSES: readonly BookingStatus[] = ['requested', 'reserved', 'attended'];
 
-/** Allowed status transitions (SPEC §2). */
+/** Allowed status transitions: requested → reserved | rejected; reserved → cancelled (three ways) | attended. */
 export const BOOKING_TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
   requested: ['reserved', 'rejected'],
   reserved: ['cancelled_by_customer', 'late_cancelled', 'cancelled_by_gym', 'attended'],

@@ -4,7 +4,7 @@ import { listingFingerprint, remoteFingerprint } from './fingerprint.js';
 export { listingFingerprint, remoteFingerprint } from './fingerprint.js';
 
 /**
- * What one sync pass must send to one connection (SPEC §4, activity lifecycle and schedule sync): the difference
+ * What one sync pass must send to one connection (the activity lifecycle's sync): the difference
  * between what the studio wants listed and what we last pushed (or, on a reconciliation, what the aggregator holds).
  * A pass with nothing changed plans nothing, so it makes no write call.
  */

@@ -19,7 +19,7 @@ export async function wakeConnectionBranches(db: Db, cancellations: Cancellation
 }
 
 /**
- * The studio cancels sessions (SPEC §4, cancellation fan-out): final in the ledger at once, then told to every
+ * The studio cancels sessions (the cancellation fan-out): final in the ledger at once, then told to every
  * aggregator the session was pushed to by a workflow per session. Answers 202 with where to follow it.
  */
 export function cancellationRoutes(db: Db, cancellations: CancellationControl): AnyRoute[] {

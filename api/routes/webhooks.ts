@@ -11,7 +11,7 @@ import {
 } from '../../db/webhook-inbox.js';
 import type { Db } from '../../db/index.js';
 import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
-import type { Logger } from '../../lib/logger.js';
+import { errorFields, type Logger } from '../../lib/logger.js';
 import { openCredentials, webhookSecretsOf, type SecretBox } from '../../lib/secrets.js';
 import { answerFor, requestedAtOf, type RequestAnswerBody } from '../../domain/booking-answer.js';
 import type { BookingRequestControl } from '../clients/booking-request.js';
@@ -127,11 +127,11 @@ export function webhookRouter(deps: WebhookDeps): Router {
           .deliver(input, bookingEvent, HANDOVER_DEADLINE_MS)
           .then(() => markInboxDispatched(deps.db, inboxRef))
           .catch(async (error: unknown) => {
-            log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
+            log.warn({ ...eventLog, ...errorFields(error) }, 'webhook kept in the inbox; the dispatcher hands it over');
             await handOverSoon(deps.db, inboxRef);
           })
           .catch((error: unknown) => {
-            log.warn({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'the dispatcher takes the event after its grace');
+            log.warn({ ...eventLog, ...errorFields(error) }, 'the dispatcher takes the event after its grace');
           }),
       );
 
@@ -159,7 +159,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
           });
           answer = answerFor(decided);
         } catch (error) {
-          log.error({ ...eventLog, error: error instanceof Error ? error.message : String(error) }, 'synchronous booking decision failed');
+          log.error({ ...eventLog, ...errorFields(error) }, 'synchronous booking decision failed');
         }
       }
       // Every copy of the request answers what the ledger decided, whichever copy decided it.
@@ -190,11 +190,11 @@ export function webhookRouter(deps: WebhookDeps): Router {
           if (!duplicate) await recordSynchronousResponse(deps.db, inboxRef, delivered);
           if (answer === undefined && budget < MIN_DECISION_MS) return;
           await deps.bookings.reportSynchronousAnswer(input, delivered).catch((error: unknown) => {
-            log.info({ ...eventLog, err: error }, 'could not wake the workflow with the synchronous answer; it reads it from the inbox');
+            log.info({ ...eventLog, ...errorFields(error) }, 'could not wake the workflow with the synchronous answer; it reads it from the inbox');
           });
         })
         .catch((error: unknown) => {
-          log.error({ ...eventLog, err: error }, 'could not record whether the synchronous answer went out');
+          log.error({ ...eventLog, ...errorFields(error) }, 'could not record whether the synchronous answer went out');
         });
       log.info({ ...eventLog, answer: body.status, ms: Date.now() - arrived }, 'booking request answered in the webhook response');
       res.status(200).json(adapter.bookingAnswer?.(body.status === 'RESERVED' ? { status: 'confirmed' } : { status: 'rejected', reason: body.reason, message: body.message }) ?? body);

@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * The whole model of SPEC §2, with the constraints that protect SPEC §3 where a constraint can:
- * one booking per aggregator booking number, one customer per aggregator id within a company,
+ * The whole model (companies, venues, connections, activities, sessions, customers, bookings), with the constraints
+ * that protect the invariants where a constraint can: one booking per aggregator booking number, one customer per aggregator id within a company,
  * one live booking per customer and session, well-formed status values, and composite foreign keys that keep
  * every row inside its company (a venue of company A can never hold an activity of company B).
  * The capacity invariant needs a count, so it is enforced by the booking transaction under a session row lock.
@@ -153,7 +153,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       -- An aggregator booking always has its booking number; a direct booking never has one.
       CHECK ((source = 'direct') = (aggregator_booking_number IS NULL))
     );
-    -- SPEC §3.2: one booking number, one booking.
+    -- One booking number, one booking.
     CREATE UNIQUE INDEX bookings_aggregator_number_uq ON bookings(source, aggregator_booking_number)
       WHERE aggregator_booking_number IS NOT NULL;
     -- A customer holds at most one live place in a session.

@@ -8,7 +8,7 @@ import type { RejectReason } from '../../domain/reasons.js';
 import { useApiHarness } from '../support/harness.js';
 import { startBookingWorld, tomorrowAt, type BookingWorld } from '../support/booking-world.js';
 
-// SPEC §3 invariants 1 and 3 under concurrency, with every part real: each sandbox sends its signed webhooks over HTTP
+// Never overbooked, and every request answered before its deadline, under concurrency, with every part real: each sandbox sends its signed webhooks over HTTP
 // to the service listening on a real port, a Temporal dev server runs the booking workflows, PostgreSQL is the ledger.
 // (Invariant 2, one booking number delivered several times at once, has a file of its own.)
 

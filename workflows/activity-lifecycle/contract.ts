@@ -12,7 +12,7 @@ export interface ActivityLifecycleInput {
   companyId: string;
   venueId: string;
   activityId: string;
-  /** How often a reconciliation pass runs when nothing changes (SPEC §4: default 30 minutes). */
+  /** How often a reconciliation pass runs when nothing changes (default 30 minutes). */
   syncIntervalMs: number;
   /**
    * Continue-as-new after this many passes in one run, to bound a run's history below what Temporal suggests

@@ -21,6 +21,7 @@ import {
   type AnswerFailure,
   type HeldThere,
 } from '../../domain/confirmation-outcome.js';
+import type { RequestTold } from '../../domain/model.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { activityChangedSignal } from '../activity-lifecycle/contract.js';
 import { applicationCause, failureMessage } from '../failures.js';
@@ -90,7 +91,6 @@ function answerFailureOf(error: unknown): AnswerFailure {
   return typeof status === 'number' ? { kind: 'status', status } : { kind: 'no_answer' };
 }
 
-type Told = 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed';
 type TellResult = { ok: true } | { ok: false; refused: boolean; error: string; failure: AnswerFailure };
 
 /**
@@ -402,7 +402,7 @@ export class BookingRun {
   }
 
   /** The final state in the ledger: the held spot reserved, or freed as rejected; and what the aggregator was told. */
-  private async finish(decided: DecidedRequest, answer: RequestAnswerBody, told: Told, error?: string, settles: string[] = []): Promise<true> {
+  private async finish(decided: DecidedRequest, answer: RequestAnswerBody, told: RequestTold, error?: string, settles: string[] = []): Promise<true> {
     await ledger.finishRequest({
       ...this.ref,
       decision: answer.status === 'RESERVED' ? 'reserve' : 'reject',

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Aggregator } from '../../domain/model.js';
+import type { Aggregator, RequestAnswer, RequestDecision, RequestTold } from '../../domain/model.js';
 import type { RejectReason } from '../../domain/reasons.js';
 
 /**
@@ -87,10 +87,10 @@ export const sessionCancelledSignal = defineSignal('sessionCancelled');
 export interface DecidedRequest {
   /** The request was decided by an earlier run: nothing is decided again. */
   known: boolean;
-  decision: 'awaiting_approval' | 'reserve' | 'reject';
+  decision: RequestDecision;
   reason: RejectReason | null;
   message: string | null;
-  answer: 'pending' | 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed';
+  answer: RequestAnswer;
   deadlineAt: string;
   sessionId: string | null;
   activityId: string | null;
@@ -109,7 +109,7 @@ export interface FinishInput {
   decision: 'reserve' | 'reject';
   reason?: RejectReason | undefined;
   message?: string | undefined;
-  answer: 'sent' | 'in_webhook_response' | 'refused' | 'unreachable' | 'not_needed';
+  answer: RequestTold;
   lastError?: string | undefined;
   actor: string;
   /** Inbox events this settles, marked applied in the same transaction. */

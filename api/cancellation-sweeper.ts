@@ -2,6 +2,7 @@ import { claimOpenCancellations } from '../db/session-cancellations.js';
 import type { Db } from '../db/index.js';
 import { errorFields, type Logger } from '../lib/logger.js';
 import type { CancellationControl } from './clients/session-cancellation.js';
+import { startPeriodic } from '../lib/periodic.js';
 
 export interface CancellationSweeperOptions {
   db: Db;
@@ -25,7 +26,6 @@ export interface CancellationSweeperOptions {
  */
 export function startCancellationSweeper(options: CancellationSweeperOptions): { tick: () => Promise<number>; stop: () => Promise<void> } {
   const { db, cancellations, logger, intervalMs = 60_000, graceMs = 60_000, recheckMs = 5 * 60_000, batch = 100 } = options;
-  let running: Promise<number> | undefined;
 
   /** One look; returns how many fan-outs it started again. */
   async function tick(): Promise<number> {
@@ -48,23 +48,9 @@ export function startCancellationSweeper(options: CancellationSweeperOptions): {
     return restarted;
   }
 
-  const timer = setInterval(() => {
-    if (running) return;
-    running = tick()
-      .catch((error: unknown) => {
-        logger.warn(errorFields(error), 'cancellation sweep failed; retrying at the next interval');
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs);
-  timer.unref();
+  const periodic = startPeriodic(intervalMs, tick, (error) => logger.warn(errorFields(error), 'cancellation sweep failed; retrying at the next interval'));
   return {
     tick,
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
+    stop: () => periodic.stop(),
   };
 }

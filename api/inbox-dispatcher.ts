@@ -14,6 +14,7 @@ import { errorFields, type Logger } from '../lib/logger.js';
 import type { BookingEvent } from '../workflows/booking-request/contract.js';
 import type { BookingRequestControl } from './clients/booking-request.js';
 import { requestInput } from './webhook-events.js';
+import { startPeriodic } from '../lib/periodic.js';
 
 export interface InboxDispatcherOptions {
   db: Db;
@@ -47,8 +48,6 @@ export function handoverBackoffMs(attempts: number): number {
  */
 export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: () => Promise<number>; stop: () => Promise<void> } {
   const { db, adapters, bookings, logger, intervalMs = 1_000, batchSize = 100, concurrency = 16, handoverDeadlineMs = 5_000, maxAttempts = 10 } = options;
-  let running: Promise<number> | undefined;
-  let stopped = false;
 
   async function handOver(row: ClaimedEvent): Promise<boolean> {
     const ref = { connectionId: row.connectionId, eventId: row.eventId };
@@ -108,24 +107,9 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
     return handed;
   }
 
-  const timer = setInterval(() => {
-    if (running || stopped) return;
-    running = tick()
-      .catch((error: unknown) => {
-        logger.warn(errorFields(error), 'inbox dispatch failed; retrying at the next interval');
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs);
-  timer.unref();
+  const periodic = startPeriodic(intervalMs, tick, (error) => logger.warn(errorFields(error), 'inbox dispatch failed; retrying at the next interval'));
   return {
     tick,
-    stop: async () => {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
+    stop: () => periodic.stop(),
   };
 }

@@ -12,6 +12,7 @@ import type { Db } from '../db/index.js';
 import { errorFields, type Logger } from '../lib/logger.js';
 import type { ActivityChange } from '../workflows/activity-lifecycle/contract.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
+import { startPeriodic } from '../lib/periodic.js';
 
 /**
  * How a change reaches the activity lifecycle, the way a payments-grade webhook platform delivers an event: the
@@ -129,7 +130,6 @@ export function startLifecycleRelay(options: LifecycleRelayOptions): {
   const { db, logger, intervalMs = 2_000, graceMs = 3_000, sweepIntervalMs = 60_000 } = options;
   const signals = lifecycleSignals(options);
   const staleAfterMs = 2 * options.syncIntervalMs + 5 * 60_000;
-  let running: Promise<unknown> | undefined;
   let lastSweep = 0;
 
   async function tick(): Promise<number> {
@@ -151,28 +151,20 @@ export function startLifecycleRelay(options: LifecycleRelayOptions): {
     return found;
   }
 
-  const timer = setInterval(() => {
-    if (running) return;
-    const sweepDue = Date.now() - lastSweep >= sweepIntervalMs;
-    running = (async () => {
-      if (sweepDue) {
+  const periodic = startPeriodic(
+    intervalMs,
+    async () => {
+      if (Date.now() - lastSweep >= sweepIntervalMs) {
         lastSweep = Date.now();
         await sweep();
       }
       await tick();
-    })()
-      .catch((error: unknown) => logger.warn(errorFields(error), 'lifecycle relay failed; retrying at the next interval'))
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs);
-  timer.unref();
+    },
+    (error) => logger.warn(errorFields(error), 'lifecycle relay failed; retrying at the next interval'),
+  );
   return {
     tick,
     sweep,
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
+    stop: () => periodic.stop(),
   };
 }

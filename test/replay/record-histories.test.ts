@@ -213,8 +213,13 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
     async () => {
       const w = await world(['wellhub', 'onefit']);
       const done: Array<Promise<void>> = [];
+      // A request the webhook route decided itself (Onefit) reaches its workflow just after: wait for the run to exist.
       const whenDone = (handle: WorkflowHandle, scenario: string, description: string) =>
-        done.push(handle.result().then(() => record(handle, scenario, description, 'COMPLETED')));
+        done.push(
+          eventually(() => handle.describe().then(() => true, () => undefined), 20_000, `${scenario} started`)
+            .then(() => handle.result())
+            .then(() => record(handle, scenario, description, 'COMPLETED')),
+        );
 
       // One spot: the first member reserved, the second refused CLASS_IS_FULL.
       const full = await w.offer({ maxParticipants: 1 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.js';
@@ -9,6 +9,7 @@ import { freePort } from '../support/ports.js';
 describe('exit code after the embedded PostgreSQL', () => {
   it('is the one the process set', async () => {
     // The script sits in the project, so tsx compiles it and the modules it loads as the service's own.
+    mkdirSync(path.resolve('.data'), { recursive: true });
     const scratch = mkdtempSync(path.join(path.resolve('.data'), 'exit-code-'));
     const script = path.join(scratch, 'run.ts');
     writeFileSync(

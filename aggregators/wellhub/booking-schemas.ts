@@ -1,27 +1,17 @@
 import { z } from 'zod';
-import type { RejectReason } from '../../domain/reasons.js';
+import { REJECT_REASONS, type RejectReason } from '../../domain/reasons.js';
 
 export const WELLHUB_BOOKING_STATUSES = ['RESERVED', 'REJECTED', 'CANCELLED_BY_GYM'] as const;
 export type WellhubBookingStatus = (typeof WELLHUB_BOOKING_STATUSES)[number];
 
-/** Wellhub's list of reason categories allowed with REJECTED. */
-export const WELLHUB_REASON_CATEGORIES = [
-  'CLASS_IS_FULL',
-  'USAGE_RESTRICTION',
-  'USER_IS_ALREADY_BOOKED',
-  'SPOT_NOT_AVAILABLE',
-  'USER_DOES_NOT_EXIST',
-  'CHECK_IN_AND_CANCELATION_WINDOWS_CLOSED',
-  'CLASS_HAS_BEEN_CANCELED',
-  'CLASS_NOT_FOUND',
-  'USER_PROFILE_CMS',
-  'PREREQUISITES',
-  'GENERAL_ERROR',
-  'TECHNICAL_ERROR',
-] as const;
+/**
+ * Wellhub's list of reason categories allowed with REJECTED: our reject reasons are this very list (domain/reasons.ts
+ * says why), so it is written once, there.
+ */
+export const WELLHUB_REASON_CATEGORIES = REJECT_REASONS;
 export type WellhubReasonCategory = (typeof WELLHUB_REASON_CATEGORIES)[number];
 
-/** Our reject reasons are Wellhub's categories; this stops compiling the day the two lists drift apart. */
+/** Our reject reasons are Wellhub's categories, one for one. */
 export function toWellhubReasonCategory(reason: RejectReason): WellhubReasonCategory {
   return reason;
 }

@@ -128,7 +128,11 @@ describe('lifecycle sync', () => {
     await request(app).patch(`/v1/sessions/${sessionIds[2]}`).set(bearer(key)).send({ startsAt: local(inDays(3)) });
     await until(AGGREGATORS, 'the moved sessions', (held) => held.sessions.length === 2 && held.sessions.some((s) => s.at === inDays(3).getTime()));
 
-    const status = await sync(key, activityId);
+    // The aggregators hold the result before each pass has reported it to the workflow: wait for the lanes to settle.
+    const status = await eventually(async () => {
+      const s = await sync(key, activityId);
+      return s.connections.length === AGGREGATORS.length && s.connections.every((c) => !c.pending && !c.running && c.published.sessions === 2) ? s : undefined;
+    }, 20_000, 'every lane settled with both sessions published');
     expect(status.offered).toBe(true);
     expect(status.lifecycle?.phase).toBe('running');
     expect(status.connections.map((c) => c.aggregator).sort()).toEqual([...AGGREGATORS].sort());

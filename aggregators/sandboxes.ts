@@ -3,7 +3,8 @@
  * `npm run sandbox` (bin/sandbox.ts), by `npm start` through a dynamic import when it runs sandboxes, and by tests;
  * production code imports aggregators/registry.ts, which imports no sandbox.
  */
-import type { Aggregator } from '../domain/model.js';
+import { AGGREGATORS, type Aggregator } from '../domain/model.js';
+import type { Config } from '../config/index.js';
 import { startClasspassSandbox } from './classpass/sandbox/index.js';
 import { startEgymWellpassSandbox } from './egym_wellpass/sandbox/index.js';
 import { startOnefitSandbox } from './onefit/sandbox/index.js';
@@ -85,6 +86,20 @@ export function describeSandboxes(sandboxes: Partial<Record<Aggregator, RunningS
     const extra = Object.keys(settings).length > 0 ? ` settings=${JSON.stringify(settings)}` : '';
     return `  ${AGGREGATOR_MODULES[s.aggregator].displayName.padEnd(14)} ${s.url}  (externalVenueId=${externalVenueId} apiToken=${apiToken} webhookSecret=${webhookSecret}${extra})`;
   });
+}
+
+/**
+ * The sandboxes as the configuration places them: every aggregator but those in `skip` (the ones with a URL of their
+ * own), on the configured host and ports, sending their webhooks to the configured API.
+ */
+export function configuredSandboxes(config: Config, skip: Partial<Record<Aggregator, string>> = {}): Parameters<typeof startSandboxes>[0] {
+  return {
+    aggregators: AGGREGATORS,
+    skip,
+    host: config.aggregators.sandboxHost,
+    basePort: config.aggregators.sandboxBasePort,
+    webhookBaseUrl: `http://${config.api.host}:${config.api.port}`,
+  };
 }
 
 /**

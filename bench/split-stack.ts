@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { startSandboxes } from '../aggregators/sandboxes.js';
+import { configuredSandboxes, startSandboxes } from '../aggregators/sandboxes.js';
 import { aggregatorUrlVariable, loadConfig } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { AGGREGATORS } from '../domain/model.js';
@@ -49,13 +49,7 @@ async function main(): Promise<void> {
   stops.push(() => pg.stop());
   const temporal = await startDevServer(config, logger);
   stops.push(() => temporal.stop());
-  const sandboxes = await startSandboxes({
-    aggregators: AGGREGATORS,
-    skip: {},
-    host: config.aggregators.sandboxHost,
-    basePort: config.aggregators.sandboxBasePort,
-    webhookBaseUrl: `http://${config.api.host}:${config.api.port}`,
-  });
+  const sandboxes = await startSandboxes(configuredSandboxes(config));
   stops.push(() => Promise.allSettled(Object.values(sandboxes).map((s) => s.close())));
 
   const profileDir = process.env.BENCH_CPU_PROF_DIR;

@@ -1,6 +1,5 @@
-import { AGGREGATORS } from '../domain/model.js';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { describeSandboxes, startSandboxes } from '../aggregators/sandboxes.js';
+import { configuredSandboxes, describeSandboxes, startSandboxes } from '../aggregators/sandboxes.js';
 
 /**
  * `npm run sandbox`: every aggregator's sandbox on its own port (SANDBOX_BASE_PORT + its index), sending webhooks to
@@ -17,13 +16,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const sandboxes = await startSandboxes({
-    aggregators: AGGREGATORS,
-    skip: {},
-    host: config.aggregators.sandboxHost,
-    basePort: config.aggregators.sandboxBasePort,
-    webhookBaseUrl: `http://${config.api.host}:${config.api.port}`,
-  });
+  const sandboxes = await startSandboxes(configuredSandboxes(config));
   process.stdout.write(
     ['Aggregator sandboxes (sandbox-only credentials):', ...describeSandboxes(sandboxes), '  control API: <url>/__sandbox/{calls,state,reset,faults,...}', ''].join('\n') + '\n',
   );

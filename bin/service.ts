@@ -121,14 +121,8 @@ async function main(): Promise<void> {
       AGGREGATORS.some((aggregator) => config.aggregators.apiUrls[aggregator] === undefined);
     if (sandboxesOn) {
       // Sandbox code is loaded only here, dynamically: the api and worker roles (production) never load it.
-      const { describeSandboxes, startSandboxes } = await import('../aggregators/sandboxes.js');
-      const running = await startSandboxes({
-        aggregators: AGGREGATORS,
-        skip: config.aggregators.apiUrls,
-        host: config.aggregators.sandboxHost,
-        basePort: config.aggregators.sandboxBasePort,
-        webhookBaseUrl: `http://${config.api.host}:${config.api.port}`,
-      });
+      const { configuredSandboxes, describeSandboxes, startSandboxes } = await import('../aggregators/sandboxes.js');
+      const running = await startSandboxes(configuredSandboxes(config, config.aggregators.apiUrls));
       stops.push(async () => {
         await Promise.allSettled(Object.values(running).map((s) => s.close()));
       });

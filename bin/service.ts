@@ -41,8 +41,18 @@ async function openDatabase(config: Config, logger: Logger, stops: Stop[]): Prom
     stops.push(() => pg.stop());
     url = pg.url;
   }
-  const db = createDb(url, config.database.poolSize, (error) => logger.warn(errorFields(error), 'a PostgreSQL connection was lost; the pool opens a new one'));
-  stops.push(() => db.destroy());
+  // Once the pool is closing, a connection the server ends is the shutdown itself, not a loss: the pool's end() hands
+  // its idle clients their end() without waiting for the server to see it, so an embedded PostgreSQL stopping next
+  // can still reach one of them with "terminating connection" (57P01).
+  let closing = false;
+  const db = createDb(url, config.database.poolSize, (error) => {
+    if (closing) logger.debug(errorFields(error), 'a PostgreSQL connection ended during shutdown');
+    else logger.warn(errorFields(error), 'a PostgreSQL connection was lost; the pool opens a new one');
+  });
+  stops.push(() => {
+    closing = true;
+    return db.destroy();
+  });
   return db;
 }
 

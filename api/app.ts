@@ -20,6 +20,7 @@ import { companyRoutes } from './routes/companies.js';
 import { connectionRoutes } from './routes/connections.js';
 import { customerRoutes } from './routes/customers.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { venueRoutes } from './routes/venues.js';
 import { webhookEventRoutes } from './routes/webhook-events.js';
@@ -57,6 +58,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...bookingRequestRoutes(deps.db, deps.bookings),
     ...cancellationRoutes(deps.db, deps.cancellations),
     ...webhookEventRoutes(deps.db),
+    ...reportRoutes(deps.db),
   ];
 }
 

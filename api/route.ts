@@ -36,6 +36,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   errors?: number[];
   /** A Location header for 201/202 responses. */
   location?: (body: z.output<R>) => string;
+  /**
+   * The same answer as CSV, for a client whose Accept prefers `text/csv` to `application/json` (a client that accepts
+   * neither gets 406). The document lists both media types.
+   */
+  csv?: { render: (body: z.output<R>) => string; filename: (body: z.output<R>) => string };
   handler: (input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<z.input<R>>;
 }
 
@@ -87,10 +92,18 @@ export function mountRoutes(routes: AnyRoute[], deps: { db: Db; adminApiKey: str
       const params = parse(route.params, req.params, 'params');
       const query = parse(route.query, req.query, 'query');
       const body = route.body ? parse(route.body, req.body, 'body') : undefined;
+      // Only a route that can answer CSV negotiates; the others answer JSON whatever the Accept header says.
+      const mediaType = route.csv ? req.accepts(['application/json', 'text/csv']) : 'application/json';
+      if (mediaType === false) throw new ApiError(406, 'not_acceptable', 'this resource is available as application/json or text/csv');
       const log = res.locals.log as Logger;
       const result = await route.handler({ params, query, body, auth, log, requestId: res.locals.requestId as string, req });
       const output = route.response.schema.parse(result);
       if (route.location) res.setHeader('Location', route.location(output));
+      if (route.csv && mediaType === 'text/csv') {
+        res.setHeader('Content-Disposition', `attachment; filename="${route.csv.filename(output)}"`);
+        res.status(route.response.status).type('text/csv; charset=utf-8').send(route.csv.render(output));
+        return;
+      }
       res.status(route.response.status).json(output);
     });
   }
@@ -116,6 +129,7 @@ const errorDescriptions: Record<number, string> = {
   401: 'Missing or unknown API key',
   403: 'The API key may not do this',
   404: 'Not found, or not visible to this API key',
+  406: 'The Accept header allows none of the media types this resource is available in',
   409: 'Conflicts with the current state',
   413: 'Body too large (256 kB at most)',
   415: 'The body is not JSON, or not in a Content-Encoding or charset the server reads',
@@ -142,6 +156,7 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string; ser
       400,
       ...(route.auth === 'none' ? [] : [401, 403]),
       ...(route.body ? [413, 415] : []),
+      ...(route.csv ? [406] : []),
       ...(route.errors ?? []),
     ]);
     registry.registerPath({
@@ -159,7 +174,10 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string; ser
         [route.response.status]: {
           description: route.response.description,
           ...(route.location ? { headers: { Location: { description: 'Where the resource is', schema: { type: 'string' } } } } : {}),
-          content: { 'application/json': { schema: route.response.schema } },
+          content: {
+            'application/json': { schema: route.response.schema },
+            ...(route.csv ? { 'text/csv': { schema: { type: 'string' as const, description: 'The same answer as CSV (RFC 4180, a header line first)' } } } : {}),
+          },
         },
         ...Object.fromEntries(
           [...errors].map((status) => [

@@ -11,7 +11,8 @@ export const MAX_REPORT_DAYS = 366;
 /** The most bookings one report lists (`include=bookings`); a longer list asks for a shorter period. */
 export const MAX_REPORT_BOOKINGS = 10_000;
 
-const localDate = z.iso.date().meta({ description: 'A local date (YYYY-MM-DD) in the venue’s time zone' });
+// Year 0000 fits the date pattern but not PostgreSQL's calendar (1 BC is year 1 before 1 AD): refused with the document.
+const localDate = z.iso.date().regex(/^(?!0000-)/, 'year 0000 does not exist').meta({ description: 'A local date (YYYY-MM-DD) in the venue’s time zone' });
 const daysBetween = (from: string, to: string) => (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
 
 export const VisitsQuery = z

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { SyncReason } from '../../db/schema.js';
 import {
   activityChangedSignal,
@@ -17,6 +17,16 @@ const acts = proxyActivities<ActivityLifecycleActivities>({
 });
 
 const sameChange = (a: ActivityChange, b: ActivityChange) => a.kind === b.kind && a.id === b.id;
+
+/**
+ * How long a change waits for the changes that follow it before its pass starts. A booking changes one session's
+ * counts at every aggregator; under a burst of bookings (ten a second, say) a pass per booking would cost a lane call
+ * per aggregator per booking, while the counts only need to be right within moments. A quarter of a second gathers a
+ * burst into a few passes and is invisible beside the aggregators' own caching of the counts.
+ */
+export const CHANGE_SETTLE_MS = 250;
+/** Patch ids: each guards a change of this workflow's commands, so histories of runs started before it still replay. */
+const SETTLE_CHANGES = 'settle-changes-before-a-pass';
 
 /**
  * One long-lived workflow per activity opted in to aggregator bookings. It syncs the activity and its sessions in
@@ -75,6 +85,10 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
       const wakeAt = Math.min(reconcileAt, horizonAt);
       const woken = await condition(() => state.optedOut || state.pending.length > 0, Math.max(1, wakeAt - Date.now()));
       if (state.optedOut) break;
+      if (woken && patched(SETTLE_CHANGES)) {
+        await sleep(CHANGE_SETTLE_MS);
+        if (state.optedOut) break;
+      }
       lanes.horizonEntryPassed(Date.now());
       const targets = await pass(woken ? 'change' : Date.now() >= reconcileAt ? 'periodic' : 'change');
       // The ledger is the truth: an activity no longer opted in is taken down even if the signal never came.

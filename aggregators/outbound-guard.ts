@@ -14,6 +14,20 @@ import { addressRefusal, checkUrl, isAllowListed, type OutboundPolicy } from '..
 /** How long a URL's check waits for its host's addresses as it is set. */
 const RESOLVE_TIMEOUT_MS = 5_000;
 
+/**
+ * The largest answer read from an aggregator. Their answers are small JSON documents (a page of slots is tens of
+ * kilobytes); a host that streams more is cut off, so a broken or hostile endpoint cannot fill the worker's memory.
+ */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/** An answer longer than MAX_ANSWER_BYTES: the call failed, and is retried like any failed call. */
+export class AnswerTooLargeError extends Error {
+  constructor() {
+    super(`the answer exceeded ${MAX_ANSWER_BYTES} bytes and was cut off`);
+    this.name = 'AnswerTooLargeError';
+  }
+}
+
 export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
 const systemResolver: Resolver = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
@@ -119,7 +133,16 @@ export function createOutboundGuard(policy: OutboundPolicy, resolve: Resolver = 
       request.on('error', reject);
       request.on('response', (response) => {
         const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) {
+            reject(new AnswerTooLargeError());
+            request.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
         response.on('error', reject);
         response.on('aborted', () => reject(Object.assign(new Error('the answer was cut off'), { name: 'AbortError' })));
         response.on('end', () => {

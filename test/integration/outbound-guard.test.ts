@@ -172,3 +172,41 @@ describe("an aggregator's error answer", () => {
     }
   });
 });
+
+describe('an answer too large to read', () => {
+  it('is cut off at 4 MiB and fails the call, and the guard goes on calling the same host', async () => {
+    const { createServer } = await import('node:http');
+    const { MAX_ANSWER_BYTES, AnswerTooLargeError } = await import('../../aggregators/outbound-guard.js');
+    let served = 0;
+    const server = createServer((req, res) => {
+      served += 1;
+      if (req.url === '/small') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        return;
+      }
+      // An endless answer: it would fill the worker's memory if read whole.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        while (res.write(chunk)) if (res.destroyed) return;
+        res.once('drain', pump);
+      };
+      res.on('error', () => undefined);
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const guard = createOutboundGuard({ production: false, allowHosts: [] });
+      const before = process.memoryUsage().rss;
+      await expect(guard.fetch(`http://127.0.0.1:${port}/endless`, { method: 'GET', headers: {} })).rejects.toBeInstanceOf(AnswerTooLargeError);
+      expect(process.memoryUsage().rss - before).toBeLessThan(MAX_ANSWER_BYTES * 16);
+      const small = await guard.fetch(`http://127.0.0.1:${port}/small`, { method: 'GET', headers: {} });
+      expect(await small.json()).toEqual({ ok: true });
+      expect(served).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { BookedCounts } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES } from '../domain/model.js';
 import type { Db } from './index.js';
+import type { Database } from './schema.js';
 
 /** The reads and writes of the lifecycle's sync pass: what the studio wants listed, and what was last pushed to a connection. */
 
@@ -190,4 +191,15 @@ export async function readCountFacts(db: Db, sessionId: string, aggregator: stri
     bookingCounts(db, [sessionId]),
   ]);
   return row && { ...row, bookedBy: booked.get(sessionId) ?? new Map<string, number>() };
+}
+
+/**
+ * Forgets what this connection's aggregator refused for good, so the next pass sends it again. A refusal is kept so
+ * that the same content is not sent again and again (db writes `refused_fingerprint`); but once the studio changes the
+ * connection (its ids, settings, URL or credentials) the refusal may no longer hold, and nothing else would retry it
+ * until the content itself changed.
+ */
+export async function forgetRefusals(db: Db | Transaction<Database>, connectionId: string): Promise<void> {
+  await db.updateTable('activity_publications').set({ refused_fingerprint: null }).where('connection_id', '=', connectionId).where('refused_fingerprint', 'is not', null).execute();
+  await db.updateTable('session_publications').set({ refused_fingerprint: null }).where('connection_id', '=', connectionId).where('refused_fingerprint', 'is not', null).execute();
 }

@@ -2,6 +2,7 @@ import { outboundGuard } from '../../aggregators/outbound-guard.js';
 import type { AggregatorEndpoints } from '../../aggregators/registry.js';
 import { findConnection, findVenue } from '../../db/company-scope.js';
 import type { Db } from '../../db/index.js';
+import { forgetRefusals } from '../../db/lifecycle-sync.js';
 import type { Aggregator } from '../../domain/model.js';
 import type { Selectable } from 'kysely';
 import type { ConnectionsTable } from '../../db/schema.js';
@@ -164,19 +165,26 @@ export function connectionRoutes(
         const credentials = body.credentials
           ? changedCredentials(openCredentials(box, current.credentials_sealed), body.credentials)
           : undefined;
-        const row = await db
-          .updateTable('connections')
-          .set({
-            ...(body.status !== undefined ? { status: body.status } : {}),
-            ...(body.externalVenueId !== undefined ? { external_venue_id: body.externalVenueId } : {}),
-            ...(body.apiBaseUrl !== undefined ? { api_base_url: body.apiBaseUrl } : {}),
-            ...(body.settings !== undefined ? { settings: JSON.stringify(body.settings) } : {}),
-            ...(credentials !== undefined ? { credentials_sealed: box.sealJson(credentials) } : {}),
-            updated_at: new Date(),
-          })
-          .where('id', '=', current.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await db.transaction().execute(async (trx) => {
+          const changed = await trx
+            .updateTable('connections')
+            .set({
+              ...(body.status !== undefined ? { status: body.status } : {}),
+              ...(body.externalVenueId !== undefined ? { external_venue_id: body.externalVenueId } : {}),
+              ...(body.apiBaseUrl !== undefined ? { api_base_url: body.apiBaseUrl } : {}),
+              ...(body.settings !== undefined ? { settings: JSON.stringify(body.settings) } : {}),
+              ...(credentials !== undefined ? { credentials_sealed: box.sealJson(credentials) } : {}),
+              updated_at: new Date(),
+            })
+            .where('id', '=', current.id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          // What the aggregator refused for good under the old ids, settings, URL or credentials is sent again.
+          if (body.externalVenueId !== undefined || body.apiBaseUrl !== undefined || body.settings !== undefined || credentials !== undefined) {
+            await forgetRefusals(trx, changed.id);
+          }
+          return changed;
+        });
         await notifyVenue(row);
         // New credentials (or URL) may be what its waiting cancellation branches need: they retry now.
         if (cancellations) await wakeConnectionBranches(db, cancellations, row.id);

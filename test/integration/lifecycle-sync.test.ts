@@ -219,8 +219,8 @@ describe('lifecycle sync', () => {
     await until(['classpass'], 'classpass catches up', (held) => held.sessions.some((s) => s.room === 'Big ring'));
   });
 
-  it('records a refusal for good, shows it, and does not send the same content again', async () => {
-    const { key, venueId } = await setUp({ connections: ['workit'] });
+  it('records a refusal for good, shows it, does not send the same content again, and sends it once the connection is changed', async () => {
+    const { key, venueId, connectionIds } = await setUp({ connections: ['workit'] });
     const created = await request(app)
       .post('/v1/activities')
       .set(bearer(key))
@@ -241,5 +241,15 @@ describe('lifecycle sync', () => {
       return c && c.passes > refused.passes && !c.running && !c.pending ? c : undefined;
     }, 20_000, 'another pass');
     expect(await world.writes('workit')).toBe(writes);
+
+    // The studio fixes the connection (here: its settings) and the aggregator now takes the session.
+    await world.clearFaults('workit');
+    const patched = await request(app).patch(`/v1/connections/${connectionIds.workit}`).set(bearer(key)).send({ settings: { fixed: true } });
+    expect(patched.status).toBe(200);
+    await until(['workit'], 'the refused session sent again after the change', (held) => held.sessions.length === 1);
+    await eventually(async () => {
+      const c = (await sync(key, activityId)).connections[0];
+      return c && c.lastError === null && !c.running && !c.pending ? c : undefined;
+    }, 20_000, 'the refusal cleared');
   });
 });

@@ -200,6 +200,12 @@ export function createLifecycleSyncActivities(deps: ActivitiesDeps): Pick<Activi
       const createdSessions = new Map<string, string>();
       for (const planned of ops) {
         stopIfCancelled(planned.kind);
+        // A session goes in under its activity: with the activity refused for good (and so not there), the session
+        // waits, refused by nothing, and goes in with the pass that gets the activity through.
+        if (planned.kind === 'create_session' && externalActivity === null) {
+          report.refused.push({ what: `session ${planned.sessionId}`, message: 'waits for its activity, which the aggregator has not taken' });
+          continue;
+        }
         // A pass can take minutes (one call at a time, a slow aggregator): the counts planned at its start may be
         // stale by now, so every write that carries counts takes them from the ledger as it goes out.
         const op = isCountWrite(planned) ? await withFreshCounts(planned) : planned;

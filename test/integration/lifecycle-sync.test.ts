@@ -219,6 +219,28 @@ describe('lifecycle sync', () => {
     await until(['classpass'], 'classpass catches up', (held) => held.sessions.some((s) => s.room === 'Big ring'));
   });
 
+  it('keeps the sessions of an activity the aggregator refused waiting, without retrying for ever, and sends both once the connection is changed', async () => {
+    const { key, venueId, connectionIds } = await setUp({ connections: ['workit'] });
+    await world.fault('workit', { status: 400, path: '/activities/', body: { error: { code: 'validation_failed', message: 'refused by the sandbox' } } });
+    const created = await request(app)
+      .post('/v1/activities')
+      .set(bearer(key))
+      .send({ venueId, name: 'Rowing', maxParticipants: 8, registrationRules: { allowAggregatorBookings: true } });
+    const activityId = created.body.id as string;
+    await request(app).post(`/v1/activities/${activityId}/sessions`).set(bearer(key)).send({ startsAt: local(inDays(3)), durationMinutes: 45 });
+    // The pass ends (it does not retry the session until its activity is there), and says why.
+    const settled = await eventually(async () => {
+      const c = (await sync(key, activityId)).connections[0];
+      return c?.lastError && !c.running && !c.pending ? c : undefined;
+    }, 20_000, 'the pass to end with the refusal');
+    expect(settled.lastError?.message).toMatch(/400/);
+    expect((await world.held('workit')).sessions).toHaveLength(0);
+
+    await world.clearFaults('workit');
+    expect((await request(app).patch(`/v1/connections/${connectionIds.workit}`).set(bearer(key)).send({ settings: { fixed: true } })).status).toBe(200);
+    await until(['workit'], 'the activity and its session', (held) => ours(activityId)(held) !== undefined && held.sessions.length === 1);
+  });
+
   it('records a refusal for good, shows it, does not send the same content again, and sends it once the connection is changed', async () => {
     const { key, venueId, connectionIds } = await setUp({ connections: ['workit'] });
     const created = await request(app)

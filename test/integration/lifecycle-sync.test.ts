@@ -233,7 +233,9 @@ describe('lifecycle sync', () => {
       const c = (await sync(key, activityId)).connections[0];
       return c?.lastError && !c.running && !c.pending ? c : undefined;
     }, 20_000, 'the pass to end with the refusal');
-    expect(settled.lastError?.message).toMatch(/400/);
+    // The pass that met the refusal shows the aggregator's 400; a later one, which sends nothing refused again, shows the
+    // session waiting for its activity.
+    expect(settled.lastError?.message).toMatch(/400|waits for its activity/);
     expect((await world.held('workit')).sessions).toHaveLength(0);
 
     await world.clearFaults('workit');

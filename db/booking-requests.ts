@@ -415,6 +415,10 @@ export async function applyMemberEvent(
     const actor = `aggregator:${input.aggregator}`;
     if (input.type === 'checked_in') {
       if (await moveBooking(trx, { bookingId: booking.id, from: 'reserved', to: 'attended', reason: null, actor })) return { outcome: 'applied', detail: 'attended', ...where };
+      // A check-in the aggregator reports after our no-show pass is its record of the visit: it wins (domain/model.ts).
+      if (booking.status === 'no_show' && (await moveBooking(trx, { bookingId: booking.id, from: 'no_show', to: 'attended', reason: 'checked in after the no-show pass', actor }))) {
+        return { outcome: 'applied', detail: 'attended', ...where };
+      }
       return { outcome: 'ignored', detail: `check-in of a booking that is ${booking.status}`, ...where };
     }
     const to: BookingStatus = input.late ? 'late_cancelled' : 'cancelled_by_customer';

@@ -28,6 +28,12 @@ const registrationRulesShape = {
   requiresManualApproval: z
     .boolean()
     .meta({ description: 'Aggregator requests wait for a backend service to confirm or reject them' }),
+  noShowAfterMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(10080)
+    .meta({ description: "Minutes after a session's end when an aggregator booking still reserved (no check-in) becomes no_show; default 120" }),
 };
 
 export const RegistrationRules = z.object(registrationRulesShape).meta({ id: 'RegistrationRules' });
@@ -41,6 +47,7 @@ const registrationRulesInput = z
     bookingClosesMinutesBefore: registrationRulesShape.bookingClosesMinutesBefore.optional(),
     cancellationCutoffMinutes: registrationRulesShape.cancellationCutoffMinutes.optional(),
     requiresManualApproval: registrationRulesShape.requiresManualApproval.optional(),
+    noShowAfterMinutes: registrationRulesShape.noShowAfterMinutes.optional(),
   })
   .strict();
 
@@ -137,6 +144,7 @@ export function presentActivity(
       bookingClosesMinutesBefore: row.booking_closes_minutes_before,
       cancellationCutoffMinutes: row.cancellation_cutoff_minutes,
       requiresManualApproval: row.requires_manual_approval,
+      noShowAfterMinutes: row.no_show_after_minutes,
     },
     lifecycle: opted ? { workflowId: workflowIds.activityLifecycle(row.id), status: lifecycle?.status ?? null } : null,
     createdAt: iso(row.created_at),

@@ -4,6 +4,7 @@ import { aggregatorOffer } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
 import { moveBooking } from './bookings.js';
+import { readSpotWindow } from './spot-window.js';
 import { matchOrCreateCustomer } from './customers.js';
 import type { Db } from './index.js';
 import type { Database, RequestAnswer, RequestDecision } from './schema.js';
@@ -161,7 +162,7 @@ async function decideOnce(db: Db, input: DecideInput): Promise<boolean> {
       // A copy of this request that held the lock before us has decided it: its decision stands.
       if (await readRequest(trx, input)) return false;
       sessionId = session.id;
-      const [held, quota] = await Promise.all([
+      const [held, quota, window] = await Promise.all([
         trx
           .selectFrom('bookings')
           .select([
@@ -179,8 +180,11 @@ async function decideOnce(db: Db, input: DecideInput): Promise<boolean> {
           .where('activity_id', '=', session.activity_id)
           .where('aggregator', '=', input.aggregator)
           .executeTakeFirst(),
+        // The activity's spot options by the ledger's clock (an offer of unsold direct spots lifts limit and quotas).
+        readSpotWindow(trx, session.id),
       ]);
       const offer = aggregatorOffer({
+        limitsLifted: window.limitsLifted,
         maxParticipants: session.max_participants,
         capacityOverride: session.capacity_override,
         aggregatorLimit: session.aggregator_limit,

@@ -34,6 +34,14 @@ const registrationRulesShape = {
     .min(0)
     .max(10080)
     .meta({ description: "Minutes after a session's end when an aggregator booking still reserved (no check-in) becomes no_show; default 120" }),
+  releaseAggregatorSpotsMinutesBefore: minutes.nullable().meta({
+    description:
+      "Hold the aggregators' share of each session (the aggregator limit, else the sum of the quotas) back from direct bookings until this many minutes before the start; then the part nobody booked through an aggregator becomes bookable directly. null (default) = nothing held back",
+  }),
+  offerDirectSpotsToAggregatorsMinutesBefore: minutes.nullable().meta({
+    description:
+      'From this many minutes before the start, lift the aggregator limit and quotas: the aggregators may book every spot still free, up to capacity. null (default) = never',
+  }),
 };
 
 export const RegistrationRules = z.object(registrationRulesShape).meta({ id: 'RegistrationRules' });
@@ -48,6 +56,8 @@ const registrationRulesInput = z
     cancellationCutoffMinutes: registrationRulesShape.cancellationCutoffMinutes.optional(),
     requiresManualApproval: registrationRulesShape.requiresManualApproval.optional(),
     noShowAfterMinutes: registrationRulesShape.noShowAfterMinutes.optional(),
+    releaseAggregatorSpotsMinutesBefore: registrationRulesShape.releaseAggregatorSpotsMinutesBefore.optional(),
+    offerDirectSpotsToAggregatorsMinutesBefore: registrationRulesShape.offerDirectSpotsToAggregatorsMinutesBefore.optional(),
   })
   .strict();
 
@@ -145,6 +155,8 @@ export function presentActivity(
       cancellationCutoffMinutes: row.cancellation_cutoff_minutes,
       requiresManualApproval: row.requires_manual_approval,
       noShowAfterMinutes: row.no_show_after_minutes,
+      releaseAggregatorSpotsMinutesBefore: row.release_aggregator_spots_minutes_before,
+      offerDirectSpotsToAggregatorsMinutesBefore: row.offer_direct_spots_to_aggregators_minutes_before,
     },
     lifecycle: opted ? { workflowId: workflowIds.activityLifecycle(row.id), status: lifecycle?.status ?? null } : null,
     createdAt: iso(row.created_at),

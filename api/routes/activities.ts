@@ -100,6 +100,8 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: Lif
               cancellation_cutoff_minutes: rules.cancellationCutoffMinutes ?? 0,
               requires_manual_approval: rules.requiresManualApproval ?? false,
               ...(rules.noShowAfterMinutes !== undefined ? { no_show_after_minutes: rules.noShowAfterMinutes } : {}),
+              release_aggregator_spots_minutes_before: rules.releaseAggregatorSpotsMinutesBefore ?? null,
+              offer_direct_spots_to_aggregators_minutes_before: rules.offerDirectSpotsToAggregatorsMinutesBefore ?? null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -180,6 +182,12 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: Lif
               ...(rules.cancellationCutoffMinutes !== undefined ? { cancellation_cutoff_minutes: rules.cancellationCutoffMinutes } : {}),
               ...(rules.requiresManualApproval !== undefined ? { requires_manual_approval: rules.requiresManualApproval } : {}),
               ...(rules.noShowAfterMinutes !== undefined ? { no_show_after_minutes: rules.noShowAfterMinutes } : {}),
+              ...(rules.releaseAggregatorSpotsMinutesBefore !== undefined
+                ? { release_aggregator_spots_minutes_before: rules.releaseAggregatorSpotsMinutesBefore }
+                : {}),
+              ...(rules.offerDirectSpotsToAggregatorsMinutesBefore !== undefined
+                ? { offer_direct_spots_to_aggregators_minutes_before: rules.offerDirectSpotsToAggregatorsMinutesBefore }
+                : {}),
               updated_at: new Date(),
             })
             .where('id', '=', current.id)
@@ -191,7 +199,10 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: Lif
           // (see POST). Signalled after the commit, so the pass it triggers reads the change; whether it is an opt-out
           // is read from the ledger when it is signalled.
           // Opted in, or a timer moved: the sessions' timer workflows re-arm (the relay hands the rows over).
-          const timersMoved = updated.no_show_after_minutes !== current.no_show_after_minutes;
+          const timersMoved =
+            updated.no_show_after_minutes !== current.no_show_after_minutes ||
+            updated.release_aggregator_spots_minutes_before !== current.release_aggregator_spots_minutes_before ||
+            updated.offer_direct_spots_to_aggregators_minutes_before !== current.offer_direct_spots_to_aggregators_minutes_before;
           if (updated.allow_aggregator_bookings && (!current.allow_aggregator_bookings || timersMoved)) {
             await recordActivitySessionTimers(trx, updated.id);
           }

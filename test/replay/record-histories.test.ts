@@ -369,10 +369,10 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
   );
 
   it(
-    'session timers: armed and waiting, re-armed by a reschedule, the no-show pass done',
+    'session timers: counts pushed, armed and waiting, re-armed by a reschedule, the no-show pass done',
     async () => {
       const w = await world(['wellhub']);
-      const { sessionIds } = await w.offer({ maxParticipants: 5, registrationRules: { noShowAfterMinutes: 30 }, starts: [tomorrowAt(9)] });
+      const { sessionIds } = await w.offer({ maxParticipants: 5, registrationRules: { noShowAfterMinutes: 30, offerDirectSpotsToAggregatorsMinutesBefore: 3000 }, starts: [tomorrowAt(9)] });
       const [sessionId] = sessionIds as [string];
       const n = await memberBooks(w, 'wellhub', sessionId, 'no-show');
       await ledgerStatus('wellhub', n, 'reserved');
@@ -387,7 +387,8 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
           `${handle.workflowId} waiting for the no-show moment of ${startsAt}`,
         );
       await waitingFor(tomorrowAt(9));
-      await record(handle, 'armed-waiting', 'A session tomorrow with a Wellhub booking: waiting for end + 30 minutes. Running.', 'RUNNING');
+      expect((await handle.query(sessionTimersStateQuery)).pushes).toBe(1);
+      await record(handle, 'armed-waiting', 'A session tomorrow with a Wellhub booking, its offer moment passed (counts pushed at once): waiting for end + 30 minutes. Running.', 'RUNNING');
 
       const move = async (startsAt: string) => {
         const res = await request(app).patch(`/v1/sessions/${sessionId}`).set(bearer(w.key)).send({ startsAt });

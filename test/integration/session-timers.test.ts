@@ -12,6 +12,7 @@ import type { Db } from '../../db/index.js';
 import { markNoShows, recordSessionTimers } from '../../db/session-timers.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { sessionTimersStateQuery, type SessionTimersResult } from '../../workflows/session-timers/contract.js';
+import { lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
 import { apiFixtures, bearer } from '../support/api-fixtures.js';
 import { activitiesDeps, buildApp, createTestDatabase, eventually, logger, startTimeSkipping, type TemporalHarness } from '../support/harness.js';
 
@@ -57,13 +58,13 @@ const MIN = 60_000;
 const isoAt = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, '+00:00');
 
 /** An offered activity with one session starting `startsInMinutes` after the server's clock, and a paused connection. */
-async function world(noShowAfterMinutes: number, startsInMinutes: number) {
+async function world(noShowAfterMinutes: number, startsInMinutes: number, spotOptions: Record<string, number> = {}) {
   const { id: companyId, key } = await newCompany();
   const venueId = await newVenue(key);
   const activity = await request(app)
     .post('/v1/activities')
     .set(bearer(key))
-    .send({ venueId, name: 'Spin', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, noShowAfterMinutes } });
+    .send({ venueId, name: 'Spin', maxParticipants: 10, registrationRules: { allowAggregatorBookings: true, noShowAfterMinutes, ...spotOptions } });
   expect(activity.status).toBe(201);
   expect(activity.body.registrationRules.noShowAfterMinutes).toBe(noShowAfterMinutes);
   // Whole seconds: the API takes the start with second precision.
@@ -79,7 +80,7 @@ async function world(noShowAfterMinutes: number, startsInMinutes: number) {
     .values({ company_id: companyId, venue_id: venueId, aggregator: 'wellhub', status: 'paused', external_venue_id: randomUUID(), api_base_url: null, settings: '{}', credentials_sealed: null })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { companyId, key, sessionId: session.body.id as string, startsAt, connectionId: connection.id };
+  return { companyId, key, activityId: activity.body.id as string, sessionId: session.body.id as string, startsAt, connectionId: connection.id };
 }
 
 async function book(w: Awaited<ReturnType<typeof world>>, source: 'wellhub' | 'direct') {
@@ -226,3 +227,27 @@ describe('no-shows (time-skipping server)', () => {
     }
   });
 });
+
+describe('spot moments (time-skipping server)', () => {
+  it("pushes the session's free spots to every aggregator again at the offer and at the release moment, then waits for the no-show pass", async () => {
+    const w = await world(60, 180, { offerDirectSpotsToAggregatorsMinutesBefore: 120, releaseAggregatorSpotsMinutesBefore: 30 });
+    const offerAt = w.startsAt - 120 * MIN;
+    const releaseAt = w.startsAt - 30 * MIN;
+    await waitingUntil(w.sessionId, offerAt);
+    const lifecycle = env.client.workflow.getHandle(workflowIds.activityLifecycle(w.activityId));
+    const changesSeen = async () => (await lifecycle.query(lifecycleStateQuery)).changesSeen;
+    const before = await changesSeen();
+
+    await env.sleep(offerAt - (await env.currentTimeMs()) - MIN);
+    expect(await changesSeen()).toBe(before);
+    await env.sleep(2 * MIN);
+    await eventually(async () => ((await changesSeen()) === before + 1 ? true : undefined), 10_000, 'the offer moment to reach the lifecycle');
+    expect(await waitingUntil(w.sessionId, releaseAt)).toBe(new Date(releaseAt).toISOString());
+
+    await env.sleep(releaseAt - (await env.currentTimeMs()) + MIN);
+    await eventually(async () => ((await changesSeen()) === before + 2 ? true : undefined), 10_000, 'the release moment to reach the lifecycle');
+    const state = await timers(w.sessionId).query(sessionTimersStateQuery);
+    expect(state).toMatchObject({ pushes: 2, nextAt: new Date(w.startsAt + 120 * MIN).toISOString() });
+  });
+});
+

@@ -6,7 +6,8 @@ import { sql, type Kysely } from 'kysely';
  * - the activity's `no_show_after_minutes` (after the session's end; default 120) and its two spot options, each
  *   minutes before the start or null (off);
  * - `session_timers_outbox`: a session whose timers must be (re-)armed, written in the transaction that creates or
- *   changes it (or its activity's options), deleted once its timer workflow has been signalled (a relay retries).
+ *   changes it (or its activity's options), deleted once its timer workflow has been signalled (a relay retries);
+ *   filled here for the sessions already scheduled, whose no-show pass is still ahead.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -35,6 +36,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     );
     CREATE INDEX session_timers_outbox_due_idx ON session_timers_outbox (due_at);
     CREATE INDEX session_timers_outbox_session_idx ON session_timers_outbox (session_id);
+
+    -- Sessions of offered activities scheduled before this version have no timer yet: the relay starts theirs.
+    INSERT INTO session_timers_outbox (company_id, session_id)
+    SELECT s.company_id, s.id
+    FROM sessions s JOIN activities a ON a.id = s.activity_id
+    WHERE s.status = 'scheduled' AND a.allow_aggregator_bookings
+      AND s.starts_at + (s.duration_minutes + a.no_show_after_minutes) * interval '1 minute' > now();
   `.execute(db);
 }
 

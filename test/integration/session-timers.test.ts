@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Express } from 'express';
+import type { Kysely } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -13,6 +14,7 @@ import { markNoShows, recordSessionTimers } from '../../db/session-timers.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { sessionTimersStateQuery, type SessionTimersResult } from '../../workflows/session-timers/contract.js';
 import { lifecycleStateQuery } from '../../workflows/activity-lifecycle/contract.js';
+import * as migration0011 from '../../db/migrations/0011_no_shows_and_spot_release.js';
 import { apiFixtures, bearer } from '../support/api-fixtures.js';
 import { activitiesDeps, buildApp, createTestDatabase, eventually, logger, startTimeSkipping, type TemporalHarness } from '../support/harness.js';
 
@@ -251,3 +253,26 @@ describe('spot moments (time-skipping server)', () => {
   });
 });
 
+
+describe('migration 0011', () => {
+  it('hands every session already scheduled for an offered activity to its timers, and goes down and up again', async () => {
+    const w = await world(120, 600);
+    await db.deleteFrom('session_timers_outbox').execute();
+    const past = await request(app)
+      .post(`/v1/activities/${w.activityId}/sessions`)
+      .set(bearer(w.key))
+      .send({ startsAt: isoAt((await env.currentTimeMs()) - 2 * 86_400_000), durationMinutes: 60 });
+    expect(past.status).toBe(201);
+    await db.deleteFrom('session_timers_outbox').execute();
+    await relay.stop();
+    try {
+      await migration0011.down(db as unknown as Kysely<unknown>);
+      await migration0011.up(db as unknown as Kysely<unknown>);
+      // The session ahead gets its row; the one whose no-show pass is long past does not.
+      expect((await db.selectFrom('session_timers_outbox').select('session_id').execute()).map((r) => r.session_id)).toContain(w.sessionId);
+      expect((await db.selectFrom('session_timers_outbox').select('session_id').execute()).map((r) => r.session_id)).not.toContain(past.body.id);
+    } finally {
+      relay = startSessionTimersRelay({ db, timers: temporalSessionTimersControl(env.client, { taskQueue }), logger, intervalMs: 200 });
+    }
+  });
+});

@@ -18,7 +18,7 @@ import {
 } from '../db/lifecycle-sync.js';
 import { readConnection } from '../db/connections.js';
 import { remoteFingerprint } from '../domain/fingerprint.js';
-import { aggregatorOffer } from '../domain/free-spots.js';
+import { aggregatorOffer, spotWindow } from '../domain/free-spots.js';
 import { activityListing, nextHorizonEntry, sessionListing, type ActivityFacts } from '../domain/listing.js';
 import type { Aggregator } from '../domain/model.js';
 import { formatInOffset } from '../domain/time.js';
@@ -71,6 +71,14 @@ function facts(row: NonNullable<Awaited<ReturnType<typeof readActivityForSync>>>
     bookingOpensMinutesBefore: row.booking_opens_minutes_before,
     bookingClosesMinutesBefore: row.booking_closes_minutes_before,
     cancellationCutoffMinutes: row.cancellation_cutoff_minutes,
+    spotOptions: spotOptionsOf(row),
+  };
+}
+
+function spotOptionsOf(row: { release_aggregator_spots_minutes_before: number | null; offer_direct_spots_to_aggregators_minutes_before: number | null }) {
+  return {
+    releaseAggregatorSpotsMinutesBefore: row.release_aggregator_spots_minutes_before,
+    offerDirectSpotsToAggregatorsMinutesBefore: row.offer_direct_spots_to_aggregators_minutes_before,
   };
 }
 
@@ -143,6 +151,7 @@ export function createLifecycleSyncActivities(deps: ActivitiesDeps): Pick<Activi
             },
             quota,
             bookedFor(bookedBy, aggregator),
+            started,
           ),
         })),
       };
@@ -265,6 +274,8 @@ export function createLifecycleSyncActivities(deps: ActivitiesDeps): Pick<Activi
         const row = await readCountFacts(db, sessionId, aggregator);
         if (!row || row.status === 'cancelled') return undefined;
         const offer = aggregatorOffer({
+          // The ledger's clock, as the booking decision uses: a count read at the offer moment agrees with it.
+          limitsLifted: spotWindow(row.starts_at, spotOptionsOf(row), row.db_now).limitsLifted,
           maxParticipants: row.max_participants,
           capacityOverride: row.capacity_override,
           aggregatorLimit: row.aggregator_limit,

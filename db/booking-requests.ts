@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import { decideBooking, type BookingDecision } from '../domain/booking-decision.js';
-import { aggregatorOffer } from '../domain/free-spots.js';
+import { aggregatorOffer, spotWindow } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
 import { moveBooking } from './bookings.js';
@@ -150,6 +150,9 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
         'activities.booking_opens_minutes_before',
         'activities.booking_closes_minutes_before',
         'activities.requires_manual_approval',
+        'activities.release_aggregator_spots_minutes_before',
+        'activities.offer_direct_spots_to_aggregators_minutes_before',
+        sql<Date>`now()`.as('db_now'),
       ])
       .where('session_publications.connection_id', '=', input.connectionId)
       .where('session_publications.external_id', '=', input.sessionExternalId)
@@ -191,7 +194,17 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
         .where('status', 'in', [...SPOT_HOLDING_STATUSES])
         .executeTakeFirstOrThrow();
       if (held.decided) return undefined;
+      // The activity's spot options by the ledger's clock (an offer of unsold direct spots lifts limit and quotas).
+      const window = spotWindow(
+        session.starts_at,
+        {
+          releaseAggregatorSpotsMinutesBefore: session.release_aggregator_spots_minutes_before,
+          offerDirectSpotsToAggregatorsMinutesBefore: session.offer_direct_spots_to_aggregators_minutes_before,
+        },
+        session.db_now,
+      );
       const offer = aggregatorOffer({
+        limitsLifted: window.limitsLifted,
         maxParticipants: session.max_participants,
         capacityOverride: session.capacity_override,
         aggregatorLimit: session.aggregator_limit,
@@ -444,6 +457,10 @@ export async function applyMemberEvent(
     const actor = `aggregator:${input.aggregator}`;
     if (input.type === 'checked_in') {
       if (await moveBooking(trx, { bookingId: booking.id, from: 'reserved', to: 'attended', reason: null, actor })) return { outcome: 'applied', detail: 'attended', ...where };
+      // A check-in the aggregator reports after our no-show pass is its record of the visit: it wins (domain/model.ts).
+      if (booking.status === 'no_show' && (await moveBooking(trx, { bookingId: booking.id, from: 'no_show', to: 'attended', reason: 'checked in after the no-show pass', actor }))) {
+        return { outcome: 'applied', detail: 'attended', ...where };
+      }
       return { outcome: 'ignored', detail: `check-in of a booking that is ${booking.status}`, ...where };
     }
     const to: BookingStatus = input.late ? 'late_cancelled' : 'cancelled_by_customer';

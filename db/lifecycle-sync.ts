@@ -180,11 +180,15 @@ export async function readCountFacts(db: Db, sessionId: string, aggregator: stri
       .leftJoin('activity_aggregator_quotas as q', (join) => join.onRef('q.activity_id', '=', 'activities.id').on('q.aggregator', '=', aggregator))
       .select([
         'sessions.status',
+        'sessions.starts_at',
         'sessions.capacity_override',
         'sessions.aggregator_limit_override',
         'activities.max_participants',
         'activities.aggregator_limit',
+        'activities.release_aggregator_spots_minutes_before',
+        'activities.offer_direct_spots_to_aggregators_minutes_before',
         'q.quota',
+        sql<Date>`now()`.as('db_now'),
       ])
       .where('sessions.id', '=', sessionId)
       .executeTakeFirst(),

@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
-import { canBookDirect, sessionCapacity } from '../domain/free-spots.js';
+import { directOffer } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type BookingStatus } from '../domain/model.js';
 import type { Db } from './index.js';
 import { recordSessionChange, type OutboxRow } from './lifecycle-outbox.js';
 import { moveBooking } from './bookings.js';
+import { readSpotWindow } from './spot-window.js';
 
 /**
  * Taking and giving back spots in the ledger.
@@ -28,7 +29,16 @@ export async function reserveDirect(
     const session = await trx
       .selectFrom('sessions')
       .innerJoin('activities', 'activities.id', 'sessions.activity_id')
-      .select(['sessions.id', 'sessions.status', 'sessions.starts_at', 'sessions.capacity_override', 'activities.max_participants'])
+      .select([
+        'sessions.id',
+        'sessions.status',
+        'sessions.starts_at',
+        'sessions.capacity_override',
+        'sessions.aggregator_limit_override',
+        'activities.id as activity_id',
+        'activities.max_participants',
+        'activities.aggregator_limit',
+      ])
       .where('sessions.id', '=', input.sessionId)
       .where('sessions.company_id', '=', input.companyId)
       .forUpdate('sessions')
@@ -36,16 +46,32 @@ export async function reserveDirect(
     if (!session) return { refused: 'session_not_found' as const };
     if (session.status === 'cancelled') return { refused: 'session_cancelled' as const };
     if (session.starts_at.getTime() <= input.now.getTime()) return { refused: 'session_started' as const };
-    const held = await trx
-      .selectFrom('bookings')
-      .select([sql<number>`count(*)`.as('total'), sql<number>`count(*) filter (where customer_id = ${input.customerId})`.as('mine')])
-      .where('session_id', '=', session.id)
-      .where('status', 'in', [...SPOT_HOLDING_STATUSES])
-      .executeTakeFirstOrThrow();
+    const [held, window, quotas] = await Promise.all([
+      trx
+        .selectFrom('bookings')
+        .select([
+          sql<number>`count(*)`.as('total'),
+          sql<number>`count(*) filter (where source <> 'direct')`.as('aggregators'),
+          sql<number>`count(*) filter (where customer_id = ${input.customerId})`.as('mine'),
+        ])
+        .where('session_id', '=', session.id)
+        .where('status', 'in', [...SPOT_HOLDING_STATUSES])
+        .executeTakeFirstOrThrow(),
+      // The spot options by the ledger's clock, under the lock (db/spot-window.ts).
+      readSpotWindow(trx, session.id),
+      trx.selectFrom('activity_aggregator_quotas').select('quota').where('activity_id', '=', session.activity_id).execute(),
+    ]);
     if (Number(held.mine) > 0) return { refused: 'already_booked' as const };
-    if (!canBookDirect(sessionCapacity(session.max_participants, session.capacity_override), Number(held.total))) {
-      return { refused: 'full' as const };
-    }
+    const free = directOffer({
+      maxParticipants: session.max_participants,
+      capacityOverride: session.capacity_override,
+      aggregatorLimit: session.aggregator_limit,
+      aggregatorLimitOverride: session.aggregator_limit_override,
+      quotas: quotas.map((q) => q.quota),
+      booked: { total: Number(held.total), aggregators: Number(held.aggregators) },
+      holdBack: window.holdBack,
+    });
+    if (free <= 0) return { refused: 'full' as const };
     const booking = await trx
       .insertInto('bookings')
       .values({

@@ -81,6 +81,12 @@ export interface ActivitiesTable {
   /** Minutes before a session's start after which a cancellation is late. */
   cancellation_cutoff_minutes: Generated<number>;
   requires_manual_approval: Generated<boolean>;
+  /** Minutes after a session's end when its aggregator bookings still reserved become no-shows. */
+  no_show_after_minutes: Generated<number>;
+  /** Minutes before a session's start when spots held back for aggregators become bookable directly; null = never. */
+  release_aggregator_spots_minutes_before: Generated<number | null>;
+  /** Minutes before a session's start when the aggregator limit and quotas are lifted; null = never. */
+  offer_direct_spots_to_aggregators_minutes_before: Generated<number | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -305,6 +311,17 @@ export interface LifecycleOutboxTable {
   last_error: string | null;
 }
 
+/** A session whose timer workflow must hear that it changed, kept until Temporal has taken the signal. */
+export interface SessionTimersOutboxTable {
+  id: Generated<string>;
+  company_id: string;
+  session_id: string;
+  created_at: CreatedAt;
+  due_at: Generated<Date>;
+  attempts: Generated<number>;
+  last_error: string | null;
+}
+
 export interface Database {
   companies: CompaniesTable;
   api_keys: ApiKeysTable;
@@ -325,6 +342,7 @@ export interface Database {
   session_publications: SessionPublicationsTable;
   activity_lifecycles: ActivityLifecyclesTable;
   lifecycle_outbox: LifecycleOutboxTable;
+  session_timers_outbox: SessionTimersOutboxTable;
 }
 
 export type Company = Selectable<CompaniesTable>;

@@ -25,6 +25,11 @@ export interface OfferInput {
   /** This aggregator's quota within the limit; undefined = none. */
   quota: number | undefined;
   booked: BookedCounts;
+  /**
+   * The activity offers unsold direct spots to the aggregators and its moment has come (spotWindow(...).limitsLifted):
+   * the aggregator limit and the quotas no longer apply, only capacity does.
+   */
+  limitsLifted?: boolean | undefined;
 }
 
 /** What one aggregator is told about a session (Wellhub: total_capacity and total_booked of the slot). */
@@ -59,8 +64,10 @@ export function aggregatorOffer(input: OfferInput): AggregatorOffer {
 
   let free = directFree(sessionCapacity(input.maxParticipants, input.capacityOverride), total);
   const limit = input.aggregatorLimitOverride ?? input.aggregatorLimit;
-  if (limit !== null) free = Math.min(free, Math.max(0, count(limit) - aggregators));
-  if (input.quota !== undefined) free = Math.min(free, Math.max(0, count(input.quota) - thisAggregator));
+  if (input.limitsLifted !== true) {
+    if (limit !== null) free = Math.min(free, Math.max(0, count(limit) - aggregators));
+    if (input.quota !== undefined) free = Math.min(free, Math.max(0, count(input.quota) - thisAggregator));
+  }
 
   // The aggregator counts only its own bookings as taken, so capacity is what it holds plus what it may still take.
   return { totalCapacity: thisAggregator + free, totalBooked: thisAggregator, free };
@@ -74,7 +81,65 @@ export function canAggregatorBook(input: OfferInput): boolean {
   return aggregatorOffer(input).free > 0;
 }
 
-/** Whether one more direct booking fits; direct bookings are bound by capacity alone. */
+/** Whether one more direct booking fits, with no spots held back for aggregators: capacity alone binds it. */
 export function canBookDirect(capacity: number, total: number): boolean {
   return directFree(capacity, total) > 0;
+}
+
+/**
+ * The two spot options of an activity, each minutes before a session's start (null = off):
+ * - `releaseAggregatorSpotsMinutesBefore`: the aggregators' share of the session (the aggregator limit, or without
+ *   one the sum of the quotas) is held back from direct customers until that moment; then whatever of it the
+ *   aggregators have not booked becomes bookable directly. Without the option nothing is held back (direct bookings
+ *   are bound by capacity alone, as always).
+ * - `offerDirectSpotsToAggregatorsMinutesBefore`: from that moment the aggregator limit and quotas are lifted, so the
+ *   aggregators may book every spot still free, up to capacity.
+ */
+export interface SpotOptions {
+  releaseAggregatorSpotsMinutesBefore: number | null;
+  offerDirectSpotsToAggregatorsMinutesBefore: number | null;
+}
+
+export interface SpotWindow {
+  /** Unsold aggregator spots are still held back from direct customers. */
+  holdBack: boolean;
+  /** The aggregator limit and quotas no longer bind the aggregators. */
+  limitsLifted: boolean;
+}
+
+/** Where a session stands against its activity's spot options at `now` (both moments are instants). */
+export function spotWindow(startsAt: Date, options: SpotOptions, now: Date): SpotWindow {
+  const moment = (minutes: number | null) => (minutes === null ? null : startsAt.getTime() - count(minutes) * 60_000);
+  const release = moment(options.releaseAggregatorSpotsMinutesBefore);
+  const offer = moment(options.offerDirectSpotsToAggregatorsMinutesBefore);
+  return { holdBack: release !== null && now.getTime() < release, limitsLifted: offer !== null && now.getTime() >= offer };
+}
+
+export interface DirectInput {
+  maxParticipants: number;
+  capacityOverride: number | null;
+  aggregatorLimit: number | null;
+  aggregatorLimitOverride: number | null;
+  /** Every quota of the activity (one per aggregator that has one). */
+  quotas: readonly number[];
+  /** Spot-holding bookings: every channel, and all aggregators together. */
+  booked: Pick<BookedCounts, 'total' | 'aggregators'>;
+  /** spotWindow(...).holdBack */
+  holdBack: boolean;
+}
+
+/**
+ * Free spots for a direct booking: what capacity leaves, less, while the aggregators' share is held back, the part
+ * of that share the aggregators have not booked yet. The share is the aggregator limit, else the sum of the quotas,
+ * else nothing; never more than capacity. Contradicting counts are raised to agree, which only shrinks the answer.
+ */
+export function directOffer(input: DirectInput): number {
+  const capacity = sessionCapacity(input.maxParticipants, input.capacityOverride);
+  const aggregators = count(input.booked.aggregators);
+  const total = Math.max(count(input.booked.total), aggregators);
+  const free = directFree(capacity, total);
+  if (!input.holdBack) return free;
+  const limit = input.aggregatorLimitOverride ?? input.aggregatorLimit;
+  const share = Math.min(capacity, limit !== null ? count(limit) : input.quotas.reduce((sum, q) => sum + count(q), 0));
+  return Math.max(0, free - Math.max(0, share - aggregators));
 }

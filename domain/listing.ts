@@ -1,4 +1,4 @@
-import { aggregatorOffer, type BookedCounts } from './free-spots.js';
+import { aggregatorOffer, spotWindow, type BookedCounts, type SpotOptions } from './free-spots.js';
 import { formatInOffset } from './time.js';
 
 /** What an aggregator is shown of an activity and its sessions, built from the ledger's rows. Pure. */
@@ -50,6 +50,8 @@ export interface ActivityFacts {
   bookingOpensMinutesBefore: number | null;
   bookingClosesMinutesBefore: number;
   cancellationCutoffMinutes: number;
+  /** The spot options (domain/free-spots.ts): offering unsold direct spots lifts the limit and quotas. */
+  spotOptions: SpotOptions;
 }
 
 export interface SessionFacts {
@@ -76,16 +78,19 @@ export function activityListing(activity: ActivityFacts): ActivityListing {
 }
 
 /**
- * One session as one aggregator sees it: its free spots bounded by capacity, the aggregator limit and this
- * aggregator's quota (invariant 4), and the activity's booking window and cancellation cutoff as times.
+ * One session as one aggregator sees it at `now`: its free spots bounded by capacity, the aggregator limit and this
+ * aggregator's quota (invariant 4; the limit and quota lifted once the activity offers its unsold direct spots), and
+ * the activity's booking window and cancellation cutoff as times.
  */
 export function sessionListing(
   activity: ActivityFacts,
   session: SessionFacts,
   quota: number | undefined,
   booked: BookedCounts,
+  now: Date,
 ): SessionListing {
   const offer = aggregatorOffer({
+    limitsLifted: spotWindow(session.startsAt, activity.spotOptions, now).limitsLifted,
     maxParticipants: activity.maxParticipants,
     capacityOverride: session.capacityOverride,
     aggregatorLimit: activity.aggregatorLimit,

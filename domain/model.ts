@@ -21,21 +21,32 @@ export const BOOKING_STATUSES = [
   'late_cancelled',
   'cancelled_by_gym',
   'attended',
+  'no_show',
 ] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
-/** Statuses that hold a spot in the session. */
-export const SPOT_HOLDING_STATUSES: readonly BookingStatus[] = ['requested', 'reserved', 'attended'];
+/**
+ * Statuses that hold a spot in the session. `attended` and `no_show` are the two ends of a place that was sold and
+ * kept: both come only after the session (a no-show is decided after its end), so neither can change what is free
+ * before the start, but a customer marked as either still holds the session's place (the live-booking index agrees,
+ * and a late check-in moves a no-show to attended without a second place).
+ */
+export const SPOT_HOLDING_STATUSES: readonly BookingStatus[] = ['requested', 'reserved', 'attended', 'no_show'];
 
-/** Allowed status transitions: requested → reserved | rejected; reserved → cancelled (three ways) | attended. */
+/**
+ * Allowed status transitions: requested → reserved | rejected; reserved → cancelled (three ways) | attended |
+ * no_show; no_show → attended. A check-in the aggregator reports after the no-show pass is its record of a visit the
+ * studio is paid for, so it wins over our timer: the booking becomes attended, with both moves in its history.
+ */
 export const BOOKING_TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
   requested: ['reserved', 'rejected'],
-  reserved: ['cancelled_by_customer', 'late_cancelled', 'cancelled_by_gym', 'attended'],
+  reserved: ['cancelled_by_customer', 'late_cancelled', 'cancelled_by_gym', 'attended', 'no_show'],
   rejected: [],
   cancelled_by_customer: [],
   late_cancelled: [],
   cancelled_by_gym: [],
   attended: [],
+  no_show: ['attended'],
 };
 
 export function canTransition(from: BookingStatus, to: BookingStatus): boolean {

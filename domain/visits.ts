@@ -10,8 +10,8 @@ import type { BookingStatus } from './model.js';
 export const VISIT_OUTCOMES = ['open', 'attended', 'noShow', 'lateCancelled', 'cancelledByCustomer', 'cancelledByGym'] as const;
 export type VisitOutcome = (typeof VISIT_OUTCOMES)[number];
 
-/** The status a booking ends each outcome in. `no_show` is written as text: a status older ledgers may not know. */
-export const OUTCOME_STATUS: Readonly<Record<VisitOutcome, BookingStatus | 'no_show'>> = {
+/** The status a booking ends each outcome in. */
+export const OUTCOME_STATUS: Readonly<Record<VisitOutcome, BookingStatus>> = {
   open: 'reserved',
   attended: 'attended',
   noShow: 'no_show',

@@ -15,4 +15,6 @@ export const workflowIds = {
   sessionCancellation: (sessionId: string): string => `session-cancellation:${sessionId}`,
   /** One aggregator's part of a session's cancellation (a session holds one connection per aggregator). */
   cancellationBranch: (sessionId: string, aggregator: string): string => `session-cancellation:${sessionId}:${aggregator}`,
+  /** One per session of an offered activity: its release, offer and no-show timers. */
+  sessionTimers: (sessionId: string): string => `session-timers:${sessionId}`,
 } as const;

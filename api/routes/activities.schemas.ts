@@ -28,6 +28,20 @@ const registrationRulesShape = {
   requiresManualApproval: z
     .boolean()
     .meta({ description: 'Aggregator requests wait for a backend service to confirm or reject them' }),
+  noShowAfterMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(10080)
+    .meta({ description: "Minutes after a session's end when an aggregator booking still reserved (no check-in) becomes no_show; default 120" }),
+  releaseAggregatorSpotsMinutesBefore: minutes.nullable().meta({
+    description:
+      "Hold the aggregators' share of each session (the aggregator limit, else the sum of the quotas) back from direct bookings until this many minutes before the start; then the part nobody booked through an aggregator becomes bookable directly. null (default) = nothing held back",
+  }),
+  offerDirectSpotsToAggregatorsMinutesBefore: minutes.nullable().meta({
+    description:
+      'From this many minutes before the start, lift the aggregator limit and quotas: the aggregators may book every spot still free, up to capacity. null (default) = never',
+  }),
 };
 
 export const RegistrationRules = z.object(registrationRulesShape).meta({ id: 'RegistrationRules' });
@@ -41,6 +55,9 @@ const registrationRulesInput = z
     bookingClosesMinutesBefore: registrationRulesShape.bookingClosesMinutesBefore.optional(),
     cancellationCutoffMinutes: registrationRulesShape.cancellationCutoffMinutes.optional(),
     requiresManualApproval: registrationRulesShape.requiresManualApproval.optional(),
+    noShowAfterMinutes: registrationRulesShape.noShowAfterMinutes.optional(),
+    releaseAggregatorSpotsMinutesBefore: registrationRulesShape.releaseAggregatorSpotsMinutesBefore.optional(),
+    offerDirectSpotsToAggregatorsMinutesBefore: registrationRulesShape.offerDirectSpotsToAggregatorsMinutesBefore.optional(),
   })
   .strict();
 
@@ -137,6 +154,9 @@ export function presentActivity(
       bookingClosesMinutesBefore: row.booking_closes_minutes_before,
       cancellationCutoffMinutes: row.cancellation_cutoff_minutes,
       requiresManualApproval: row.requires_manual_approval,
+      noShowAfterMinutes: row.no_show_after_minutes,
+      releaseAggregatorSpotsMinutesBefore: row.release_aggregator_spots_minutes_before,
+      offerDirectSpotsToAggregatorsMinutesBefore: row.offer_direct_spots_to_aggregators_minutes_before,
     },
     lifecycle: opted ? { workflowId: workflowIds.activityLifecycle(row.id), status: lifecycle?.status ?? null } : null,
     createdAt: iso(row.created_at),

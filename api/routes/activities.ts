@@ -8,6 +8,7 @@ import { found, ruleViolation } from '../errors.js';
 import type { LifecycleControl } from '../clients/activity-lifecycle.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { recordChange } from '../../db/lifecycle-outbox.js';
+import { recordActivitySessionTimers } from '../../db/session-timers.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { listOf, Uuid } from '../schemas.js';
 import { Activity, CreateActivityBody, presentActivity, SyncStatus, UpdateActivityBody } from './activities.schemas.js';
@@ -98,6 +99,9 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: Lif
               booking_closes_minutes_before: rules.bookingClosesMinutesBefore ?? 0,
               cancellation_cutoff_minutes: rules.cancellationCutoffMinutes ?? 0,
               requires_manual_approval: rules.requiresManualApproval ?? false,
+              ...(rules.noShowAfterMinutes !== undefined ? { no_show_after_minutes: rules.noShowAfterMinutes } : {}),
+              release_aggregator_spots_minutes_before: rules.releaseAggregatorSpotsMinutesBefore ?? null,
+              offer_direct_spots_to_aggregators_minutes_before: rules.offerDirectSpotsToAggregatorsMinutesBefore ?? null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -177,6 +181,13 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: Lif
               ...(rules.allowAggregatorBookings !== undefined ? { allow_aggregator_bookings: rules.allowAggregatorBookings } : {}),
               ...(rules.cancellationCutoffMinutes !== undefined ? { cancellation_cutoff_minutes: rules.cancellationCutoffMinutes } : {}),
               ...(rules.requiresManualApproval !== undefined ? { requires_manual_approval: rules.requiresManualApproval } : {}),
+              ...(rules.noShowAfterMinutes !== undefined ? { no_show_after_minutes: rules.noShowAfterMinutes } : {}),
+              ...(rules.releaseAggregatorSpotsMinutesBefore !== undefined
+                ? { release_aggregator_spots_minutes_before: rules.releaseAggregatorSpotsMinutesBefore }
+                : {}),
+              ...(rules.offerDirectSpotsToAggregatorsMinutesBefore !== undefined
+                ? { offer_direct_spots_to_aggregators_minutes_before: rules.offerDirectSpotsToAggregatorsMinutesBefore }
+                : {}),
               updated_at: new Date(),
             })
             .where('id', '=', current.id)
@@ -187,6 +198,14 @@ export function activityRoutes(db: Db, lifecycle: LifecycleControl, signals: Lif
           // Any change of an offered activity, opting in and out included, goes to its lifecycle through the outbox
           // (see POST). Signalled after the commit, so the pass it triggers reads the change; whether it is an opt-out
           // is read from the ledger when it is signalled.
+          // Opted in, or a timer moved: the sessions' timer workflows re-arm (the relay hands the rows over).
+          const timersMoved =
+            updated.no_show_after_minutes !== current.no_show_after_minutes ||
+            updated.release_aggregator_spots_minutes_before !== current.release_aggregator_spots_minutes_before ||
+            updated.offer_direct_spots_to_aggregators_minutes_before !== current.offer_direct_spots_to_aggregators_minutes_before;
+          if (updated.allow_aggregator_bookings && (!current.allow_aggregator_bookings || timersMoved)) {
+            await recordActivitySessionTimers(trx, updated.id);
+          }
           const change =
             current.allow_aggregator_bookings || updated.allow_aggregator_bookings
               ? await recordChange(trx, lifecycleKey(updated), { kind: 'activity', id: updated.id })

@@ -4,6 +4,7 @@ import { offsetOf } from '../../domain/time.js';
 import { companyOf } from '../auth.js';
 import { ApiError, found } from '../errors.js';
 import { recordSessionChange } from '../../db/lifecycle-outbox.js';
+import { recordSessionTimers } from '../../db/session-timers.js';
 import type { LifecycleSignals } from '../lifecycle-relay.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 import { listOf, Uuid } from '../schemas.js';
@@ -45,6 +46,8 @@ export function sessionRoutes(db: Db, signals: LifecycleSignals): AnyRoute[] {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+          // Its timers (no-show, spot release) are armed by the session timers relay from this row.
+          await recordSessionTimers(trx, inserted.id);
           return { row: inserted, change: await recordSessionChange(trx, inserted.id, 'session') };
         });
         await signals.deliver([change]);
@@ -112,6 +115,7 @@ export function sessionRoutes(db: Db, signals: LifecycleSignals): AnyRoute[] {
           .where('id', '=', current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
+          if (body.startsAt !== undefined || body.durationMinutes !== undefined) await recordSessionTimers(trx, updated.id);
           return { row: updated, change: await recordSessionChange(trx, updated.id, 'session') };
         });
         await signals.deliver([change]);

@@ -13,6 +13,7 @@ import type { Aggregator } from '../../domain/model.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { ACTIVITY_LIFECYCLE_WORKFLOW, lifecycleStateQuery, type ActivityLifecycleWorkflow } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
+import { sessionTimersStateQuery } from '../../workflows/session-timers/contract.js';
 import { bearer } from '../support/api-fixtures.js';
 import { startBookingWorld, tomorrowAt, type BookingWorld } from '../support/booking-world.js';
 import { eventually, useApiHarness, type ApiHarness } from '../support/harness.js';
@@ -41,10 +42,13 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
   let db: Db;
   let client: ApiHarness['temporal']['client'];
   let taskQueue: string;
-  useApiHarness((h) => {
-    ({ app, db } = h);
-    ({ client, taskQueue } = h.temporal);
-  });
+  useApiHarness(
+    (h) => {
+      ({ app, db } = h);
+      ({ client, taskQueue } = h.temporal);
+    },
+    { sessionTimersRelay: true },
+  );
   const worlds: BookingWorld[] = [];
   const toTerminate: WorkflowHandle[] = [];
   afterAll(async () => {
@@ -360,6 +364,45 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
       await outageParent.result();
       await record(outageParent, 'fan-out-after-branch-retried', 'As fan-out-waiting-for-branch, then Wellhub back: the branch done, the fan-out completed.', 'COMPLETED');
       await record(retryingBranch, 'branch-retried-then-done-wellhub', 'As branch-retrying-wellhub, then Wellhub back: done at the next attempt. Completed.', 'COMPLETED');
+    },
+    LONG,
+  );
+
+  it(
+    'session timers: counts pushed, armed and waiting, re-armed by a reschedule, the no-show pass done',
+    async () => {
+      const w = await world(['wellhub']);
+      const { sessionIds } = await w.offer({ maxParticipants: 5, registrationRules: { noShowAfterMinutes: 30, offerDirectSpotsToAggregatorsMinutesBefore: 3000 }, starts: [tomorrowAt(9)] });
+      const [sessionId] = sessionIds as [string];
+      const n = await memberBooks(w, 'wellhub', sessionId, 'no-show');
+      await ledgerStatus('wellhub', n, 'reserved');
+      const handle = client.workflow.getHandle(workflowIds.sessionTimers(sessionId));
+      const waitingFor = (startsAt: string) =>
+        eventually(
+          async () => {
+            const state = await handle.query(sessionTimersStateQuery).catch(() => undefined);
+            return state?.nextAt === new Date(Date.parse(startsAt) + 90 * 60_000).toISOString() ? state : undefined;
+          },
+          20_000,
+          `${handle.workflowId} waiting for the no-show moment of ${startsAt}`,
+        );
+      await waitingFor(tomorrowAt(9));
+      expect((await handle.query(sessionTimersStateQuery)).pushes).toBe(1);
+      await record(handle, 'armed-waiting', 'A session tomorrow with a Wellhub booking, its offer moment passed (counts pushed at once): waiting for end + 30 minutes. Running.', 'RUNNING');
+
+      const move = async (startsAt: string) => {
+        const res = await request(app).patch(`/v1/sessions/${sessionId}`).set(bearer(w.key)).send({ startsAt });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+      };
+      await move(tomorrowAt(11));
+      await waitingFor(tomorrowAt(11));
+      await record(handle, 'rescheduled-waiting', 'As armed-waiting, then the session moved two hours later: re-armed. Running.', 'RUNNING');
+
+      // Moved to three hours ago: its no-show moment has passed, so the pass runs at once.
+      await move(new Date(Date.now() - 3 * 3_600_000).toISOString().replace(/\.\d+Z$/, '+00:00'));
+      expect(await handle.result()).toEqual({ ended: 'no_show_pass_done', noShows: 1 });
+      await ledgerStatus('wellhub', n, 'no_show');
+      await record(handle, 'no-show-pass-done', 'As rescheduled-waiting, then moved into the past: the Wellhub booking marked no_show. Completed.', 'COMPLETED');
     },
     LONG,
   );

@@ -35,7 +35,7 @@ function readCsv(text: string): string[][] {
   return records;
 }
 
-const statuses = [...BOOKING_STATUSES, 'no_show'];
+const statuses = [...BOOKING_STATUSES];
 
 describe('aggregator visits', () => {
   it('puts every status a reserved booking can reach in exactly one column, and requests and rejections in none', () => {

@@ -36,15 +36,15 @@ async function seedCompany(key: string, companyId: string) {
         .executeTakeFirstOrThrow()
     ).id;
   let n = 0;
-  const booking = async (sessionId: string, source: BookingSource, status: BookingStatus | 'no_show') => {
+  const booking = async (sessionId: string, source: BookingSource, status: BookingStatus) => {
     n += 1;
     const customer = (await db.insertInto('customers').values({ company_id: companyId, name: `Member ${n}`, email: null }).returning('id').executeTakeFirstOrThrow()).id;
     const row = await db
       .insertInto('bookings')
-      .values({ company_id: companyId, session_id: sessionId, customer_id: customer, source, aggregator_booking_number: source === 'direct' ? null : `${companyId.slice(0, 4)}-${n}`, status: status as BookingStatus, status_reason: null, product: source, paid: source !== 'direct' })
+      .values({ company_id: companyId, session_id: sessionId, customer_id: customer, source, aggregator_booking_number: source === 'direct' ? null : `${companyId.slice(0, 4)}-${n}`, status, status_reason: null, product: source, paid: source !== 'direct' })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await db.insertInto('booking_status_history').values({ booking_id: row.id, from_status: null, to_status: status as BookingStatus, reason: null, actor: 'test' }).execute();
+    await db.insertInto('booking_status_history').values({ booking_id: row.id, from_status: null, to_status: status, reason: null, actor: 'test' }).execute();
     return row.id;
   };
   return { venueId, activity, session, booking };
@@ -68,7 +68,7 @@ describe('GET /v1/reports/aggregator-visits', () => {
     const yogaLate = await world.session(yoga, '2026-03-01T23:30:00Z');
     const spinFirst = await world.session(spin, '2026-03-01T17:00:00Z');
     const outside = await world.session(yoga, '2026-03-05T09:00:00Z');
-    for (const status of ['attended', 'attended', 'reserved', 'late_cancelled', 'cancelled_by_customer', 'cancelled_by_gym', 'requested', 'rejected'] as const) {
+    for (const status of ['attended', 'attended', 'no_show', 'reserved', 'late_cancelled', 'cancelled_by_customer', 'cancelled_by_gym', 'requested', 'rejected'] as const) {
       await world.booking(yogaFirst, 'wellhub', status);
     }
     await world.booking(yogaFirst, 'classpass', 'attended');
@@ -94,12 +94,12 @@ describe('GET /v1/reports/aggregator-visits', () => {
     expect(res.body.rows).toEqual([
       { date: '2026-03-01', aggregator: 'egym_wellpass', venueId, activityId: spin, activityName: '=HYPERLINK("x")', ...zero, reserved: 1, cancelledByGym: 1 },
       { date: '2026-03-01', aggregator: 'classpass', venueId, activityId: yoga, activityName: 'Yoga', ...zero, reserved: 1, attended: 1 },
-      { date: '2026-03-01', aggregator: 'wellhub', venueId, activityId: yoga, activityName: 'Yoga', reserved: 6, attended: 2, noShow: 0, lateCancelled: 1, cancelledByCustomer: 1, cancelledByGym: 1, open: 1 },
+      { date: '2026-03-01', aggregator: 'wellhub', venueId, activityId: yoga, activityName: 'Yoga', reserved: 7, attended: 2, noShow: 1, lateCancelled: 1, cancelledByCustomer: 1, cancelledByGym: 1, open: 1 },
       { date: '2026-03-02', aggregator: 'wellhub', venueId, activityId: yoga, activityName: 'Yoga', ...zero, reserved: 1, attended: 1 },
     ]);
     expect(res.body.totals).toEqual(
       expect.arrayContaining([
-        { aggregator: 'wellhub', reserved: 7, attended: 3, noShow: 0, lateCancelled: 1, cancelledByCustomer: 1, cancelledByGym: 1, open: 1 },
+        { aggregator: 'wellhub', reserved: 8, attended: 3, noShow: 1, lateCancelled: 1, cancelledByCustomer: 1, cancelledByGym: 1, open: 1 },
         { aggregator: 'classpass', ...zero, reserved: 1, attended: 1 },
         { aggregator: 'egym_wellpass', ...zero, reserved: 1, cancelledByGym: 1 },
       ]),
@@ -127,11 +127,11 @@ describe('GET /v1/reports/aggregator-visits', () => {
     const lines = res.text.split('\r\n');
     expect(lines[0]).toBe('date,venue_id,activity_id,activity,aggregator,reserved,attended,no_show,late_cancelled,cancelled_by_customer,cancelled_by_gym,open');
     expect(lines[1]).toBe(`2026-03-01,${venueId},${spin},"'=HYPERLINK(""x"")",egym_wellpass,1,0,0,0,0,1,0`);
-    expect(lines[3]).toBe(`2026-03-01,${venueId},${yoga},Yoga,wellhub,6,2,0,1,1,1,1`);
+    expect(lines[3]).toBe(`2026-03-01,${venueId},${yoga},Yoga,wellhub,7,2,1,1,1,1,1`);
     expect(lines).toHaveLength(5);
     const listed = await report({ from: '2026-03-01', to: '2026-03-01', include: 'bookings' }, 'text/csv');
     expect(listed.text.split('\r\n')[0]).toBe('date,aggregator,booking_number,booking_id,venue_id,activity_id,activity,session_id,session_starts_at,customer_id,status,status_at');
-    expect(listed.text.trim().split('\r\n')).toHaveLength(1 + 8);
+    expect(listed.text.trim().split('\r\n')).toHaveLength(1 + 9);
   });
 
   it('refuses what it cannot answer: 406, 400, 422, and 404 for another company’s venue', async () => {

@@ -42,7 +42,7 @@ const REQUEST_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 
 
 export const webhooksReceived = new Counter({
   name: `${PREFIX}webhooks_received_total`,
-  help: 'Webhooks received, by aggregator and outcome (accepted, duplicate, or the refusal code: invalid_signature, unknown_venue, invalid_event, ...; error for a 5xx).',
+  help: "Webhooks received, by aggregator and outcome (accepted, duplicate, the refusal code: invalid_signature, unknown_venue, invalid_event, ...; error for a 5xx; client_closed when the sender hung up before its answer).",
   labelNames: ['aggregator', 'outcome'] as const,
   registers: [registry],
 });

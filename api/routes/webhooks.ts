@@ -74,6 +74,10 @@ export function webhookRouter(deps: WebhookDeps): Router {
       webhooksReceived.inc({ aggregator, outcome });
       if (res.statusCode < 300) webhookAckSeconds.observe({ aggregator }, (performance.now() - arrived) / 1000);
     });
+    // An aggregator that hung up before its answer was written gets none: counted apart, it had no acknowledgement.
+    res.once('close', () => {
+      if (!res.writableFinished) webhooksReceived.inc({ aggregator, outcome: 'client_closed' });
+    });
     next();
   };
 

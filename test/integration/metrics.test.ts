@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import request from 'supertest';
 import { sql } from 'kysely';
@@ -99,6 +99,21 @@ describe('/metrics', () => {
       .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
     expect(refusals - refusalsBefore).toBe(2);
     expect(value(after, 'aggregator_bookings_webhooks_received_total', { aggregator: 'unknown', outcome: 'unknown_aggregator' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('counts a webhook whose sender hung up before its answer apart', async () => {
+    const before = value(await scrape(), 'aggregator_bookings_webhooks_received_total', { aggregator: 'wellhub', outcome: 'client_closed' });
+    const { port } = new URL(world.baseUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // Half a body, then gone.
+    socket.write('POST /webhooks/wellhub HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"event_type":');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    await eventually(async () => {
+      const now = value(await scrape(), 'aggregator_bookings_webhooks_received_total', { aggregator: 'wellhub', outcome: 'client_closed' });
+      return now === before + 1 ? true : undefined;
+    }, 5_000, 'the hang-up to be counted');
   });
 
   it('shows a request waiting for manual approval, its age and deadline, and 0 once the studio answered', async () => {

@@ -139,7 +139,10 @@ async function main(): Promise<void> {
     let metricsUrl: string | undefined;
     if (role === 'start' || role === 'api') setLedgerReader((timeoutMs) => readLedgerState(db, timeoutMs), { logger });
     if (metricsPort !== undefined) {
-      const metrics = await startMetricsServer({ host: config.metrics.host, port: metricsPort, logger });
+      const metrics = await startMetricsServer({ host: config.metrics.host, port: metricsPort, logger }).catch((error: unknown) => {
+        const variable = role === 'worker' ? 'WORKER_METRICS_PORT' : 'METRICS_PORT';
+        throw new Error(`the metrics listener (${variable}=${metricsPort}, METRICS_HOST=${config.metrics.host}) could not start: ${errorFields(error).error}`);
+      });
       stops.push(() => metrics.close());
       metricsUrl = metrics.url;
       logger.info({ metricsUrl, temporalMetrics: temporalMetrics === undefined ? undefined : `http://${temporalMetrics}/metrics` }, 'metrics listening');

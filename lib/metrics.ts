@@ -221,6 +221,7 @@ const ledgerReadSeconds = new Gauge({
   },
 });
 ledgerMetrics.push(ledgerUp, ledgerReadSeconds);
+
 const STAGES = ['awaiting_approval', 'answering'] as const;
 
 ledgerGauge(

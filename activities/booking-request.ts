@@ -9,6 +9,7 @@ import {
 } from '../db/booking-requests.js';
 import { markInboxOutcomes, readSynchronousResponse, waitingEvents } from '../db/webhook-inbox.js';
 import { readConnection } from '../db/connections.js';
+import { recordAnswer, recordDecision } from '../lib/metrics.js';
 import type { BookingEvent, BookingRequestActivities, DecidedRequest } from '../workflows/booking-request/contract.js';
 import type { ActivitiesDeps } from './deps.js';
 import { connectionContext } from './connection-context.js';
@@ -34,6 +35,7 @@ export function createBookingRequestActivities(deps: ActivitiesDeps): BookingReq
   const now = () => deps.now?.() ?? new Date();
   return {
     async decideRequest(input) {
+      const decidedAt = now();
       const view = await decideAggregatorRequest(deps.db, {
         aggregator: input.aggregator,
         bookingNumber: input.bookingNumber,
@@ -46,13 +48,14 @@ export function createBookingRequestActivities(deps: ActivitiesDeps): BookingReq
         requestedAt: new Date(input.event.occurredAt),
         deadlineAt: new Date(input.deadlineAt),
         synchronous: input.answersSynchronously,
-        now: now(),
+        now: decidedAt,
       });
+      if (!view.known && view.decision !== 'awaiting_approval') recordDecision(input.aggregator, view.decision, new Date(input.event.occurredAt), decidedAt);
       const waiting = (await waitingEvents(deps.db, input)) as BookingEvent[];
       return present(view, view.known, waiting);
     },
 
-    async recordApproval({ connectionId, bookingNumber, approval }) {
+    async recordApproval({ aggregator, connectionId, bookingNumber, approval }) {
       const view = await recordApproval(deps.db, {
         connectionId,
         bookingNumber,
@@ -60,6 +63,7 @@ export function createBookingRequestActivities(deps: ActivitiesDeps): BookingReq
         reason: approval.reason,
         message: approval.message,
       });
+      if (view.decidedNow) recordDecision(aggregator, view.decision, view.decidedNow.requestedAt, now());
       return present(view, true);
     },
 
@@ -99,7 +103,11 @@ export function createBookingRequestActivities(deps: ActivitiesDeps): BookingReq
     },
 
     async finishRequest(input) {
-      await finishAggregatorRequest(deps.db, input);
+      const outcome = await finishAggregatorRequest(deps.db, input);
+      const at = now();
+      if (outcome.decidedNow) recordDecision(input.aggregator, input.decision, outcome.requestedAt, at);
+      // Answers given in a webhook response (Onefit) are measured as that webhook's acknowledgement.
+      if (outcome.newlyAnswered && input.answer === 'sent') recordAnswer(input.aggregator, input.decision, outcome.decidedNow ? at : outcome.decidedAt, at);
     },
 
     async applyMemberEvent({ aggregator, connectionId, bookingNumber, event }) {

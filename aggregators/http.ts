@@ -1,4 +1,5 @@
 import type { Aggregator } from '../domain/model.js';
+import { aggregatorCallSeconds, aggregatorCalls, statusLabel } from '../lib/metrics.js';
 import { OutboundRefusedError, outboundGuard } from './outbound-guard.js';
 
 /**
@@ -75,7 +76,27 @@ export class JsonHttpClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
   }
 
+  /** Every call to an aggregator passes here: its latency and status are measured by aggregator (lib/metrics.ts). */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    const started = performance.now();
+    const noAnswer: { why?: 'timeout' | 'network' | 'refused' } = {};
+    let status = 'network';
+    try {
+      const response = await this.send(req, noAnswer);
+      status = statusLabel(response.status);
+      return response;
+    } catch (error) {
+      status = statusLabel(error instanceof AggregatorHttpError ? error.status : undefined, noAnswer.why);
+      throw error;
+    } finally {
+      const aggregator = this.options.aggregator;
+      aggregatorCallSeconds.observe({ aggregator, status }, (performance.now() - started) / 1000);
+      aggregatorCalls.inc({ aggregator, operation: req.operation, status });
+    }
+  }
+
+  /** The call itself; `noAnswer.why` says why a call got no HTTP answer. */
+  private async send(req: HttpRequest, noAnswer: { why?: 'timeout' | 'network' | 'refused' }): Promise<HttpResponse> {
     const { aggregator } = this.options;
     const injected = this.options.fetchImpl;
     // Every call goes through the outbound guard (checked URL, checked addresses, no redirects); an injected fetch
@@ -98,10 +119,12 @@ export class JsonHttpClient {
       });
     } catch (error) {
       if (error instanceof OutboundRefusedError) {
+        noAnswer.why = 'refused';
         throw new AggregatorHttpError(aggregator, req.operation, undefined, false, `refused to connect: ${error.reason}`);
       }
-      const reason =
-        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      noAnswer.why = timedOut ? 'timeout' : 'network';
+      const reason = timedOut
           ? `no answer within ${this.options.timeoutMs ?? 10_000} ms`
           : `connection failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`;
       throw new AggregatorHttpError(aggregator, req.operation, undefined, true, reason);

@@ -142,6 +142,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         ? err
         : (fromHttpError(err) ?? fromDatabaseError(err) ?? new ApiError(500, 'internal_error', 'internal error'));
     for (const [header, value] of Object.entries(apiError.headers)) res.setHeader(header, value);
+    // For whoever measures the response (the webhook metrics count refusals by code).
+    res.locals.errorCode = apiError.code;
     if (apiError.status >= 500) log.error({ ...errorFields(err), path: req.path }, 'request failed');
     else log.info({ code: apiError.code, status: apiError.status }, 'request rejected');
     const body: ErrorBody = {

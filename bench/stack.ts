@@ -278,6 +278,10 @@ async function startOnce(options: StackOptions): Promise<Stack> {
       TEMPORAL_DEV_PORT: String(ports.temporal),
       TEMPORAL_UI_PORT: String(ports.temporalUi),
       SANDBOX_BASE_PORT: String(ports.sandboxBase),
+      // Fixed default ports would clash between the split stack's processes and with anything else on the machine.
+      METRICS_PORT: 'off',
+      WORKER_METRICS_PORT: 'off',
+      TEMPORAL_METRICS_BIND_ADDRESS: 'off',
       ...(options.cpuProfileDir ? { BENCH_CPU_PROF_DIR: options.cpuProfileDir } : {}),
     });
     const apiUrl = `http://${HOST}:${ports.api}`;

@@ -14,10 +14,12 @@ import { startSessionTimersRelay } from '../api/session-timers-relay.js';
 import { aggregatorUrlVariable, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
+import { readLedgerState } from '../db/ledger-metrics.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { AGGREGATORS, type Aggregator } from '../domain/model.js';
 import { withLocalSecrets } from '../lib/local-secrets.js';
 import { createLogger, errorFields, type Logger } from '../lib/logger.js';
+import { setLedgerReader, startMetricsServer } from '../lib/metrics.js';
 import { SecretBox } from '../lib/secrets.js';
 import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection.js';
 import { startDevServer } from '../temporal/dev-server.js';
@@ -90,8 +92,15 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  // Before anything touches the Temporal runtime (the dev server, connections), so its logs reach pino.
-  installRuntimeLogger(logger);
+  // Before anything touches the Temporal runtime (the dev server, connections), so its logs reach pino. The SDK's
+  // Prometheus exporter runs where a worker does (its metrics are the worker's); the API uses no native runtime part.
+  const temporalMetrics = role === 'start' || role === 'worker' ? config.metrics.temporalBindAddress : undefined;
+  try {
+    installRuntimeLogger(logger, { prometheusBindAddress: temporalMetrics });
+  } catch (error) {
+    logger.fatal({ ...errorFields(error), bindAddress: temporalMetrics }, 'could not start the Temporal runtime (TEMPORAL_METRICS_BIND_ADDRESS)');
+    process.exit(1);
+  }
   const stops: Stop[] = [];
   let stopping = false;
   const shutdown = async (signal: string, exitCode = 0) => {
@@ -124,6 +133,22 @@ async function main(): Promise<void> {
     const { client, connection } = await connectClient(config.temporal, temporal.address);
     stops.push(() => connection.close());
     await ensureSearchAttributes(connection, config.temporal.namespace, logger);
+
+    // `/metrics` on a listener of its own, never on the API's port (which the aggregators reach): one per process,
+    // METRICS_PORT for the api role and for start (API and worker in one process, one registry: both sets on one
+    // endpoint), WORKER_METRICS_PORT for the worker role. The ledger's state gauges are read by the API processes.
+    const metricsPort = role === 'worker' ? config.metrics.workerPort : config.metrics.apiPort;
+    let metricsUrl: string | undefined;
+    if (role === 'start' || role === 'api') setLedgerReader((timeoutMs) => readLedgerState(db, timeoutMs), { logger });
+    if (metricsPort !== undefined) {
+      const metrics = await startMetricsServer({ host: config.metrics.host, port: metricsPort, logger }).catch((error: unknown) => {
+        const variable = role === 'worker' ? 'WORKER_METRICS_PORT' : 'METRICS_PORT';
+        throw new Error(`the metrics listener (${variable}=${metricsPort}, METRICS_HOST=${config.metrics.host}) could not start: ${errorFields(error).error}`);
+      });
+      stops.push(() => metrics.close());
+      metricsUrl = metrics.url;
+      logger.info({ metricsUrl, temporalMetrics: temporalMetrics === undefined ? undefined : `http://${temporalMetrics}/metrics` }, 'metrics listening');
+    }
 
     let sandboxes: Partial<Record<Aggregator, SandboxEndpoint>> = {};
     let sandboxLines: string[] = [];
@@ -214,6 +239,8 @@ async function main(): Promise<void> {
           `  API              ${apiUrl}`,
           `  OpenAPI document ${apiUrl}/openapi.json`,
           `  Readiness        ${apiUrl}/readyz`,
+          ...(metricsUrl !== undefined ? [`  Metrics          ${metricsUrl}`] : []),
+          ...(temporalMetrics !== undefined ? [`  Temporal metrics http://${temporalMetrics}/metrics`] : []),
           `  Temporal UI      ${temporal.uiUrl ?? '(not available for this cluster)'}`,
           `  Temporal         ${temporal.address} (namespace ${config.temporal.namespace})`,
           ...(config.adminApiKeyFile ? [`  Admin API key    in ${config.adminApiKeyFile}`] : []),

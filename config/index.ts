@@ -16,6 +16,44 @@ const optionalString = z
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
+/** A listener's port, or `off` for none; 0 takes any free port (logged at start). */
+const portOrOff = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .transform((v) => (v === '' ? String(fallback) : v))
+    .pipe(
+      z.union(
+        [
+          z.literal('off'),
+          z
+            .string()
+            .regex(/^\d{1,5}$/)
+            .transform(Number)
+            .pipe(z.number().max(65535)),
+        ],
+        { error: 'expected a port (0-65535) or off' },
+      ),
+    );
+
+/** `host:port` (an IPv6 host in brackets), or `off`. */
+const bindAddressOrOff = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((v) => (v === '' ? fallback : v))
+    .pipe(
+      z.union([
+        z.literal('off'),
+        z
+          .string()
+          .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port (e.g. 127.0.0.1:9464) or off')
+          .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be 0-65535'),
+      ]),
+    );
+
 const booleanFlag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -96,6 +134,11 @@ const envSchema = z
     SYNC_INTERVAL: durationMs.default(30 * 60_000),
     BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(365).default(14),
 
+    METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+    METRICS_PORT: portOrOff(9461),
+    WORKER_METRICS_PORT: portOrOff(9462),
+    TEMPORAL_METRICS_BIND_ADDRESS: bindAddressOrOff('127.0.0.1:9464'),
+
     SANDBOXES: z.enum(['auto', 'off']).default('auto'),
     SANDBOX_HOST: z.string().trim().min(1).default('127.0.0.1'),
     SANDBOX_BASE_PORT: port(4100),
@@ -156,6 +199,12 @@ export interface Config {
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: TemporalConfig;
   sync: { intervalMs: number; horizonMs: number };
+  /**
+   * Where `/metrics` is served: a listener of its own, apart from the API's port (which faces the aggregators), for
+   * the api and start roles (`apiPort`) and the worker role (`workerPort`); undefined = off. The Temporal SDK's own
+   * metrics are served by its runtime at `temporalBindAddress` (start and worker roles).
+   */
+  metrics: { host: string; apiPort: number | undefined; workerPort: number | undefined; temporalBindAddress: string | undefined };
   aggregators: {
     /** API base URLs configured for real aggregators; an aggregator absent here has none configured. */
     apiUrls: Partial<Record<Aggregator, string>>;
@@ -221,6 +270,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       uiUrl: env.TEMPORAL_UI_URL,
     },
     sync: { intervalMs: env.SYNC_INTERVAL, horizonMs: env.BOOKING_HORIZON_DAYS * 86_400_000 },
+    metrics: {
+      host: env.METRICS_HOST,
+      apiPort: env.METRICS_PORT === 'off' ? undefined : env.METRICS_PORT,
+      workerPort: env.WORKER_METRICS_PORT === 'off' ? undefined : env.WORKER_METRICS_PORT,
+      temporalBindAddress: env.TEMPORAL_METRICS_BIND_ADDRESS === 'off' ? undefined : env.TEMPORAL_METRICS_BIND_ADDRESS,
+    },
     aggregators: {
       apiUrls: Object.fromEntries(
         AGGREGATORS.flatMap((a) => {

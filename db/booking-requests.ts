@@ -307,8 +307,8 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
 export async function recordApproval(
   db: Db,
   input: ConnectionBookingRef & { approve: boolean; reason?: RejectReason | undefined; message?: string | undefined },
-): Promise<RequestView> {
-  await db
+): Promise<RequestView & { decidedNow: { requestedAt: Date } | undefined }> {
+  const updated = await db
     .updateTable('booking_requests')
     .set({
       decision: input.approve ? 'reserve' : 'reject',
@@ -319,10 +319,23 @@ export async function recordApproval(
     .where('connection_id', '=', input.connectionId)
     .where('booking_number', '=', input.bookingNumber)
     .where('decision', '=', 'awaiting_approval')
-    .execute();
+    .returning('requested_at')
+    .executeTakeFirst();
   const view = await readRequest(db, input);
   if (!view) throw new Error(`booking request ${input.connectionId}:${input.bookingNumber} not found`);
-  return view;
+  // Set only by the call that took the decision (a second run finds it taken): the metrics count each decision once.
+  return { ...view, decidedNow: updated === undefined ? undefined : { requestedAt: updated.requested_at } };
+}
+
+/** What finishing a request changed, for the metrics: whether this call recorded the answer, and the request's times. */
+export interface FinishOutcome {
+  /** This call recorded that the aggregator has the answer (a second run finds it recorded). */
+  newlyAnswered: boolean;
+  /** The request was still held for approval: this call took its decision (the approval deadline, a cancellation). */
+  decidedNow: boolean;
+  requestedAt: Date;
+  /** When it was decided: its row's last change before this one (written at the decision, or at the approval). */
+  decidedAt: Date;
 }
 
 
@@ -342,8 +355,8 @@ export async function finishAggregatorRequest(
     actor: string;
     eventIds?: string[] | undefined;
   },
-): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+): Promise<FinishOutcome> {
+  return db.transaction().execute(async (trx) => {
     const request = await trx
       .selectFrom('booking_requests')
       .selectAll()
@@ -394,6 +407,13 @@ export async function finishAggregatorRequest(
         .where('event_id', 'in', input.eventIds)
         .execute();
     }
+    const told = input.answer === 'sent' || input.answer === 'in_webhook_response';
+    return {
+      newlyAnswered: told && request.answered_at === null,
+      decidedNow: request.decision === 'awaiting_approval',
+      requestedAt: request.requested_at,
+      decidedAt: request.updated_at,
+    };
   });
 }
 

@@ -14,14 +14,23 @@ export const prebuiltBundlePath = path.resolve(__dirname, '..', 'workflow-bundle
 let runtimeInstalled = false;
 
 /**
- * Routes the SDK's logs (including workflow and activity logs, which carry the workflow id, run id and type)
- * into our pino logger. Installed once per process.
+ * The SDK's runtime, installed once per process (Runtime.install may run only once): its logs (including workflow and
+ * activity logs, which carry the workflow id, run id and type) go to our pino logger, and with
+ * `prometheusBindAddress` its own metrics (workflow and activity task latencies, failures, slots, polls) are served
+ * by its Prometheus exporter at `http://<address>/metrics`, in seconds and with `_total` on counters as ours are.
  */
-export function installRuntimeLogger(logger: Logger): void {
+export function installRuntimeLogger(logger: Logger, options: { prometheusBindAddress?: string | undefined } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (logger.level === 'silent' ? 'ERROR' : logger.level.toUpperCase()) as LogLevel;
   Runtime.install({
+    ...(options.prometheusBindAddress !== undefined
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress: options.prometheusBindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+          },
+        }
+      : {}),
     // The service stops the worker itself, in order, on SIGTERM (bin/service.ts).
     shutdownSignals: [],
     logger: new DefaultLogger(level === ('FATAL' as LogLevel) ? 'ERROR' : level, (entry) => {

@@ -16,6 +16,7 @@ import { openCredentials, webhookSecretsOf, type SecretBox } from '../../lib/sec
 import { answerFor, requestedAtOf, type RequestAnswerBody } from '../../domain/booking-answer.js';
 import type { BookingRequestControl } from '../clients/booking-request.js';
 import { boundedQueue } from '../../lib/bounded-queue.js';
+import { aggregatorLabel, recordDecision, webhookAckSeconds, webhooksReceived } from '../../lib/metrics.js';
 import { ApiError } from '../errors.js';
 import { requestInput, toBookingEvent } from '../webhook-events.js';
 
@@ -62,7 +63,25 @@ export function webhookRouter(deps: WebhookDeps): Router {
   // process's time from the answers themselves (bench). What waits here is in the inbox already.
   const handOvers = boundedQueue(HANDOVERS_IN_FLIGHT);
 
-  router.post('/webhooks/:aggregator', raw, async (req: Request, res: Response) => {
+  // Measured around everything the route does, refusals by the body parser included: each webhook is counted by
+  // aggregator and outcome, and an acknowledgement's latency is from its arrival to its 2xx having been written.
+  const measure = (req: Request, res: Response, next: () => void) => {
+    const arrived = performance.now();
+    const aggregator = aggregatorLabel(String(req.params.aggregator));
+    res.once('finish', () => {
+      const outcome =
+        res.statusCode < 300 ? ((res.locals.webhookOutcome as string | undefined) ?? 'accepted') : res.statusCode >= 500 ? 'error' : ((res.locals.errorCode as string | undefined) ?? `http_${res.statusCode}`);
+      webhooksReceived.inc({ aggregator, outcome });
+      if (res.statusCode < 300) webhookAckSeconds.observe({ aggregator }, (performance.now() - arrived) / 1000);
+    });
+    // An aggregator that hung up before its answer was written gets none: counted apart, it had no acknowledgement.
+    res.once('close', () => {
+      if (!res.writableFinished) webhooksReceived.inc({ aggregator, outcome: 'client_closed' });
+    });
+    next();
+  };
+
+  router.post('/webhooks/:aggregator', measure, raw, async (req: Request, res: Response) => {
     const arrived = Date.now();
     // Listened for before anything is awaited: an aggregator that hangs up early must still be seen to have done so.
     let closedAt = Infinity;
@@ -112,6 +131,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       payload: bookingEvent,
       handoverGraceMs: HANDOVER_GRACE_MS,
     });
+    res.locals.webhookOutcome = duplicate ? 'duplicate' : 'accepted';
     const input = requestInput(adapter, connection, event.bookingNumber);
     const inboxRef = { connectionId: connection.id, eventId: event.eventId };
     const eventLog = { aggregator: name, bookingNumber: event.bookingNumber, eventId: event.eventId, type: event.type, duplicate };
@@ -158,6 +178,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
             now: new Date(now),
           });
           answer = answerFor(decided);
+          if (!decided.known && decided.decision !== 'awaiting_approval') recordDecision(name, decided.decision, new Date(requestedAt), new Date());
         } catch (error) {
           log.error({ ...eventLog, ...errorFields(error) }, 'synchronous booking decision failed');
         }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.js';
+import { TEMPORAL_SDK_METRICS } from '../support/temporal-metrics.js';
 
 const root = path.resolve(__dirname, '../..');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -39,7 +40,7 @@ async function waitFor(url: string, timeoutMs: number): Promise<Response> {
 
 /** Free ports and an empty data folder for one service. */
 async function freshService(name: string) {
-  const [api, pg, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [api, pg, temporal, ui, metrics, temporalMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `aggregator-bookings-${name}-`));
   const env = {
     DATA_DIR: dataDir,
@@ -48,13 +49,15 @@ async function freshService(name: string) {
     TEMPORAL_DEV_PORT: String(temporal),
     TEMPORAL_UI_PORT: String(ui),
     SANDBOX_BASE_PORT: '0',
+    METRICS_PORT: String(metrics),
+    TEMPORAL_METRICS_BIND_ADDRESS: `127.0.0.1:${temporalMetrics}`,
   };
-  return { api, ui, dataDir, env };
+  return { api, ui, metrics, temporalMetrics, dataDir, env };
 }
 
 describe('the service binary', () => {
   it('`start` brings up embedded PostgreSQL, the Temporal dev server with its UI, the worker and the API; stops on SIGTERM; restarts with its data', async () => {
-    const { api, ui, dataDir, env } = await freshService('start');
+    const { api, ui, metrics, temporalMetrics, dataDir, env } = await freshService('start');
     const base = `http://127.0.0.1:${api}`;
     let companyId = '';
     let companyKey = '';
@@ -96,6 +99,25 @@ describe('the service binary', () => {
       });
       expect(((await connection.json()) as { effectiveApiBaseUrl: string }).effectiveApiBaseUrl).toBe(sandboxUrl);
       for (const name of ['ClassPass', 'EGYM Wellpass', 'Onefit', 'Workit']) expect(first.output()).toContain(`  ${name}`);
+
+      // Metrics: the service's (API and worker in one process: one endpoint) on METRICS_PORT, not on the API's
+      // port; the Temporal SDK's from its runtime's exporter, named as the dashboard and alerts expect.
+      expect(first.output()).toContain(`Metrics          http://127.0.0.1:${metrics}/metrics`);
+      expect(first.output()).toContain(`Temporal metrics http://127.0.0.1:${temporalMetrics}/metrics`);
+      expect((await fetch(`${base}/metrics`)).status).toBe(404);
+      const ours = await (await waitFor(`http://127.0.0.1:${metrics}/metrics`, 10_000)).text();
+      expect(ours).toMatch(/^aggregator_bookings_ledger_read_up 1$/m);
+      expect(ours).toContain('# TYPE aggregator_bookings_aggregator_requests_total counter');
+      const sdk = await (await waitFor(`http://127.0.0.1:${temporalMetrics}/metrics`, 10_000)).text();
+      const sdkTypes = [...sdk.matchAll(/^# TYPE (temporal_\w+) (\w+)$/gm)].map((m) => ({ name: m[1] as string, type: m[2] as string }));
+      expect(sdkTypes.map((t) => t.name)).toContain('temporal_worker_task_slots_available');
+      // The names the dashboard and alerts may select are the exporter's (an idle worker already shows several).
+      expect(sdkTypes.filter((t) => TEMPORAL_SDK_METRICS.includes(t.name)).length).toBeGreaterThanOrEqual(5);
+      // In seconds and with `_total` on counters, as ours and as the dashboard selects them.
+      for (const { name, type } of sdkTypes) {
+        if (type === 'counter') expect(name).toMatch(/_total$/);
+        if (type === 'histogram') expect(name).toMatch(/_seconds$/);
+      }
     } finally {
       first.child.kill('SIGTERM');
     }

@@ -25,6 +25,26 @@ describe('config', () => {
     }
   });
 
+  it('reads where metrics are served: a port, any free port (0) or off, and the Temporal exporter as host:port or off', () => {
+    expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', apiPort: 9461, workerPort: 9462, temporalBindAddress: '127.0.0.1:9464' });
+    expect(loadConfig({ METRICS_PORT: 'off', WORKER_METRICS_PORT: '0', TEMPORAL_METRICS_BIND_ADDRESS: 'off', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({
+      host: '0.0.0.0',
+      apiPort: undefined,
+      workerPort: 0,
+      temporalBindAddress: undefined,
+    });
+    expect(loadConfig({ METRICS_PORT: '', TEMPORAL_METRICS_BIND_ADDRESS: '[::1]:9999' }).metrics).toMatchObject({ apiPort: 9461, temporalBindAddress: '[::1]:9999' });
+    for (const [name, value] of [
+      ['METRICS_PORT', '70000'],
+      ['WORKER_METRICS_PORT', 'nine'],
+      ['TEMPORAL_METRICS_BIND_ADDRESS', 'http://127.0.0.1:9464'],
+      ['TEMPORAL_METRICS_BIND_ADDRESS', '127.0.0.1'],
+      ['TEMPORAL_METRICS_BIND_ADDRESS', '127.0.0.1:99999'],
+    ] as const) {
+      expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrow(new RegExp(`${name}: `));
+    }
+  });
+
   it('requires the secrets and external services in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ADMIN_API_KEY.*\n.*SECRETS_KEY.*\n.*DATABASE_URL.*\n.*TEMPORAL_ADDRESS/s);
   });

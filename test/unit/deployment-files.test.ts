@@ -21,8 +21,8 @@ describe('docker-compose.yml', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
   const { services } = compose;
 
-  it('has PostgreSQL, a Temporal server on PostgreSQL, the Temporal UI, the API and the worker', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'temporal', 'temporal-ui', 'worker']);
+  it('has PostgreSQL, a Temporal server on PostgreSQL, the Temporal UI, the API, the worker and Prometheus', () => {
+    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'prometheus', 'temporal', 'temporal-ui', 'worker']);
     expect(services.postgres?.image).toMatch(/^postgres:\d+/);
     expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -67,6 +67,33 @@ describe('docker-compose.yml', () => {
       expect(config.database.url).toMatch(/@postgres:5432\//);
     }
     expect(services.api?.environment?.ADMIN_API_KEY).toMatch(/^\$\{ADMIN_API_KEY:\?/);
+  });
+
+  it('lets Prometheus scrape the metrics listeners the API and the worker open, with the alert rules loaded', () => {
+    const prometheus = services.prometheus as ComposeService & { volumes?: string[] };
+    expect(prometheus.volumes).toContain('./ops/prometheus:/etc/prometheus:ro');
+    const config = parse(read('ops/prometheus/prometheus.yml')) as {
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    for (const file of config.rule_files) expect(() => read(path.join('ops/prometheus', file))).not.toThrow();
+    const targets = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]));
+    // The metrics variables as the service reads them (the others need the .env values resolved: tested above).
+    const env = (name: string) =>
+      loadConfig(
+        Object.fromEntries(
+          Object.entries(services[name]?.environment ?? {})
+            .filter(([key]) => /^(METRICS_|WORKER_METRICS_|TEMPORAL_METRICS_)/.test(key))
+            .map(([key, value]) => [key, String(value)]),
+        ),
+      );
+    const api = env('api').metrics;
+    const worker = env('worker').metrics;
+    expect(api.host).toBe('0.0.0.0');
+    expect(targets['aggregator-bookings-api']).toEqual([`api:${api.apiPort}`]);
+    expect(targets['aggregator-bookings-worker']).toEqual([`worker:${worker.workerPort}`]);
+    expect(targets['aggregator-bookings-temporal-sdk']).toEqual([`worker:${worker.temporalBindAddress?.split(':')[1]}`]);
+    expect(worker.temporalBindAddress).toMatch(/^0\.0\.0\.0:/);
   });
 });
 

@@ -231,6 +231,10 @@ export function serviceProcess(role: Role, name: string, port: number, env: Serv
         TEMPORAL_ADDRESS: env.temporalAddress,
         TEMPORAL_TASK_QUEUE: env.taskQueue,
         SANDBOXES: 'off',
+        // Two APIs and two workers run at once (scenario 4): the metrics' default ports would clash.
+        METRICS_PORT: 'off',
+        WORKER_METRICS_PORT: 'off',
+        TEMPORAL_METRICS_BIND_ADDRESS: 'off',
         ...Object.fromEntries(AGGREGATORS.map((a) => [aggregatorUrlVariable(a), env.sandboxUrls[a]])),
       };
       if (process.env.AGGREGATOR_BOOKINGS_CACHE) processEnv.AGGREGATOR_BOOKINGS_CACHE = process.env.AGGREGATOR_BOOKINGS_CACHE;

@@ -3,6 +3,7 @@ import { createBookingRequestActivities } from './booking-request.js';
 import type { ActivitiesDeps } from './deps.js';
 import { createLifecycleSyncActivities } from './lifecycle-sync.js';
 import { createSessionCancellationActivities } from './session-cancellation.js';
+import { createStudioEventActivities } from './studio-events.js';
 
 export type { ActivitiesDeps };
 
@@ -13,5 +14,6 @@ export function createActivities(deps: ActivitiesDeps) {
     ...createLifecycleSyncActivities(deps),
     ...createBookingRequestActivities(deps),
     ...createSessionCancellationActivities(deps),
+    ...createStudioEventActivities(deps),
   };
 }

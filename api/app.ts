@@ -19,6 +19,7 @@ import { bookingRoutes } from './routes/bookings.js';
 import { companyRoutes } from './routes/companies.js';
 import { connectionRoutes } from './routes/connections.js';
 import { customerRoutes } from './routes/customers.js';
+import { eventEndpointRoutes } from './routes/event-endpoints.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { venueRoutes } from './routes/venues.js';
@@ -57,6 +58,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...bookingRequestRoutes(deps.db, deps.bookings),
     ...cancellationRoutes(deps.db, deps.cancellations),
     ...webhookEventRoutes(deps.db),
+    ...eventEndpointRoutes(deps.db, deps.secretBox),
   ];
 }
 

@@ -9,6 +9,8 @@ import { temporalCancellationControl } from '../api/clients/session-cancellation
 import { startCancellationSweeper } from '../api/cancellation-sweeper.js';
 import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
 import { startLifecycleRelay } from '../api/lifecycle-relay.js';
+import { startEventRelay } from '../api/event-relay.js';
+import { temporalEventDeliveryControl } from '../api/clients/studio-events.js';
 import { aggregatorUrlVariable, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
@@ -176,6 +178,9 @@ async function main(): Promise<void> {
       // Changes the lifecycle has not heard of yet are signalled from the outbox; offered activities without one get one.
       const relay = startLifecycleRelay({ db, lifecycle, logger, syncIntervalMs: config.sync.intervalMs });
       stops.push(() => relay.stop());
+      // Events to the studio backend: each lane's delivery workflow is woken once its events are committed.
+      const eventRelay = startEventRelay({ db, control: temporalEventDeliveryControl(client, { taskQueue: config.temporal.taskQueue }), logger });
+      stops.push(() => eventRelay.stop());
       const app = createApp({
         adapters,
         bookings,

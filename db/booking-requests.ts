@@ -4,6 +4,7 @@ import { aggregatorOffer } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
 import { moveBooking } from './bookings.js';
+import { recordDecisionEvents } from './studio-events.js';
 import { matchOrCreateCustomer } from './customers.js';
 import type { Db } from './index.js';
 import type { Database, RequestAnswer, RequestDecision } from './schema.js';
@@ -257,6 +258,8 @@ async function decideOnce(db: Db, input: DecideInput): Promise<boolean> {
         requested_at: input.requestedAt,
       })
       .execute();
+    // Events to the studio backend: booking.requested, then .rejected or .awaiting_approval (in this transaction).
+    if (bookingId !== null) await recordDecisionEvents(trx, bookingId, decision.outcome);
     return true;
   });
 }

@@ -4,6 +4,7 @@ import { SPOT_HOLDING_STATUSES, type BookingStatus } from '../domain/model.js';
 import type { Db } from './index.js';
 import { recordSessionChange, type OutboxRow } from './lifecycle-outbox.js';
 import { moveBooking } from './bookings.js';
+import { recordBookingStatusEvents } from './studio-events.js';
 
 /**
  * Taking and giving back spots in the ledger.
@@ -64,6 +65,7 @@ export async function reserveDirect(
       .insertInto('booking_status_history')
       .values({ booking_id: booking.id, from_status: null, to_status: 'reserved', reason: null, actor: input.actor })
       .execute();
+    await recordBookingStatusEvents(trx, [booking.id], 'reserved');
     return { bookingId: booking.id, lifecycleChange: await recordSessionChange(trx, session.id, 'booking') };
   });
 }

@@ -15,4 +15,6 @@ export const workflowIds = {
   sessionCancellation: (sessionId: string): string => `session-cancellation:${sessionId}`,
   /** One aggregator's part of a session's cancellation (a session holds one connection per aggregator). */
   cancellationBranch: (sessionId: string, aggregator: string): string => `session-cancellation:${sessionId}:${aggregator}`,
+  /** One lane of events to a studio endpoint: the endpoint and the ordering key (`booking:<id>`, `session:<id>`, …). */
+  eventDelivery: (endpointId: string, orderingKey: string): string => `studio-events:${endpointId}:${orderingKey}`,
 } as const;

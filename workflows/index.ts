@@ -2,3 +2,4 @@
 export { activityLifecycleWorkflow } from './activity-lifecycle/workflow.js';
 export { bookingRequestWorkflow } from './booking-request/workflow.js';
 export { cancellationBranchWorkflow, sessionCancellationWorkflow } from './session-cancellation/workflow.js';
+export { eventDeliveryWorkflow } from './studio-events/workflow.js';

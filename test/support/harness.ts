@@ -11,6 +11,8 @@ import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.j
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
 import { startInboxDispatcher } from '../../api/inbox-dispatcher.js';
 import { startLifecycleRelay } from '../../api/lifecycle-relay.js';
+import { startEventRelay } from '../../api/event-relay.js';
+import { temporalEventDeliveryControl } from '../../api/clients/studio-events.js';
 import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
@@ -147,11 +149,15 @@ export interface ApiHarness {
  * One test file's database, worker and app: registers the beforeAll that builds them (handing them to `ready`) and
  * the afterAll that takes them down.
  */
-export function useApiHarness(ready: (harness: ApiHarness) => void, options: { inboxDispatcher?: boolean; lifecycleRelay?: boolean } = {}): void {
+export function useApiHarness(
+  ready: (harness: ApiHarness) => void,
+  options: { inboxDispatcher?: boolean; lifecycleRelay?: boolean; eventRelay?: boolean } = {},
+): void {
   let harness: ApiHarness | undefined;
   let drop: (() => Promise<void>) | undefined;
   let dispatcher: { stop: () => Promise<void> } | undefined;
   let relay: { stop: () => Promise<void> } | undefined;
+  let eventRelay: { stop: () => Promise<void> } | undefined;
   beforeAll(async () => {
     const created = await createTestDatabase();
     drop = created.drop;
@@ -179,9 +185,19 @@ export function useApiHarness(ready: (harness: ApiHarness) => void, options: { i
         sweepIntervalMs: 1_000,
       });
     }
+    // As `npm start` runs it: events to the studio backend are handed to their delivery workflows.
+    if (options.eventRelay) {
+      eventRelay = startEventRelay({
+        db: created.db,
+        control: temporalEventDeliveryControl(temporal.client, { taskQueue: temporal.taskQueue }),
+        logger,
+        intervalMs: 200,
+      });
+    }
     ready(harness);
   });
   afterAll(async () => {
+    await eventRelay?.stop();
     await relay?.stop();
     await dispatcher?.stop();
     await harness?.temporal.stop();

@@ -174,11 +174,19 @@ describe('events from aggregator bookings', () => {
     expect(secondEvents[1]?.body.data).toMatchObject({ session: { id: held.sessionIds[0] }, activity: { id: held.activityId, name: 'Spin' } });
     expect(firstEvents[0]?.body.data.booking).toMatchObject({ id: firstId, source: 'wellhub', bookingNumber: first.bookingNumber, history: [{ from: null, to: 'requested' }] });
 
-    // The studio cancels the plain session: its fan-out completes and says so.
+    // A third member holds a spot in the plain session when the studio cancels it: cancelled by the gym, and the
+    // fan-out completes and says so.
+    const third = await w.world.requestBooking('wellhub', { sessionId: plainExternal, member: { id: 'member-3', name: 'Cleo' } });
+    const thirdId = await bookingIdOf(third.bookingNumber);
+    await arrived(thirdId, 2);
     const cancelled = await request(app).post(`/v1/sessions/${plain.sessionIds[0] as string}/cancel`).set(bearer(w.key)).send({ reason: 'instructor ill' });
     expect(cancelled.status).toBe(202);
     const completed = await eventually(() => Promise.resolve(receiver.accepted.find((e) => e.type === 'session.cancellation.completed')), 30_000, 'session.cancellation.completed');
     expect(completed.body.data).toMatchObject({ sessionId: plain.sessionIds[0], reason: 'instructor ill', aggregators: [{ aggregator: 'wellhub', status: 'done' }] });
+    expect(completed.body.data).toMatchObject({ bookingsCancelled: 1 });
+    const thirdEvents = await arrived(thirdId, 3);
+    expect(thirdEvents.map((e) => e.type)).toEqual(['booking.requested', 'booking.reserved', 'booking.cancelled']);
+    expect(thirdEvents[2]?.body.data).toMatchObject({ cancelledBy: 'gym', reason: 'instructor ill', session: { status: 'cancelled' } });
 
     expect(receiver.forged()).toBe(0);
     expectEachOnce(receiver.accepted);

@@ -58,6 +58,8 @@ export function createStudioEventActivities(deps: ActivitiesDeps): StudioEventAc
           },
           body,
           signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+          // Only a 200-character summary of the answer is kept: the rest is not read.
+          maxResponseBytes: 4_096,
         });
         statusCode = response.status;
         if (statusCode >= 200 && statusCode < 300) {

@@ -4,6 +4,7 @@ import type { ActivitiesDeps } from './deps.js';
 import { createLifecycleSyncActivities } from './lifecycle-sync.js';
 import { createSessionCancellationActivities } from './session-cancellation.js';
 import { createSessionTimersActivities } from './session-timers.js';
+import { createStudioEventActivities } from './studio-events.js';
 
 export type { ActivitiesDeps };
 
@@ -15,5 +16,6 @@ export function createActivities(deps: ActivitiesDeps) {
     ...createBookingRequestActivities(deps),
     ...createSessionCancellationActivities(deps),
     ...createSessionTimersActivities(deps.db),
+    ...createStudioEventActivities(deps),
   };
 }

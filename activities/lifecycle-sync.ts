@@ -13,6 +13,7 @@ import {
   readCountFacts,
   readSessionPublications,
   readSessionsInHorizon,
+  recordConnectionHealth,
   writeActivityPublication,
   writeSessionPublication,
 } from '../db/lifecycle-sync.js';
@@ -228,6 +229,8 @@ export function createLifecycleSyncActivities(deps: ActivitiesDeps): Pick<Activi
           if (!refusedForGood(error)) {
             const failure = toTemporalFailure(error);
             await writeActivityPublication(db, activityId, connectionId, { lastError: error instanceof Error ? error.message : String(error) });
+            // A retryable failure counts toward the connection failing (connection.failing after 5 minutes of them).
+            await recordConnectionHealth(db, connectionId, { ok: false, at: now(), error: error instanceof Error ? error.message : String(error) });
             throw failure instanceof Error ? failure : ApplicationFailure.retryable(String(failure));
           }
           report.writes += error instanceof AggregatorHttpError && error.status !== undefined ? 1 : 0;
@@ -245,6 +248,8 @@ export function createLifecycleSyncActivities(deps: ActivitiesDeps): Pick<Activi
         const [first] = report.refused;
         await writeActivityPublication(db, activityId, connectionId, { lastError: `${first?.what}: ${first?.message}` });
       }
+      // The pass got every answer it asked for (a refusal is an answer): the connection works.
+      await recordConnectionHealth(db, connectionId, { ok: true, at: finishedAt });
       const current = await readActivityPublication(db, activityId, connectionId);
       report.published = {
         activity: current?.external_id !== null && current?.external_id !== undefined && !current.hidden,

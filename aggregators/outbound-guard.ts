@@ -56,6 +56,11 @@ export interface GuardedRequestInit {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /**
+   * Keep at most this many bytes of the answer and hang up on the rest (default: all of it). For callers that show
+   * only a summary of the answer (the event delivery), so a receiver answering gigabytes costs nothing.
+   */
+  maxResponseBytes?: number;
 }
 
 export function createOutboundGuard(policy: OutboundPolicy, resolve: Resolver = systemResolver): OutboundGuard {
@@ -133,19 +138,11 @@ export function createOutboundGuard(policy: OutboundPolicy, resolve: Resolver = 
       request.on('error', reject);
       request.on('response', (response) => {
         const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) {
-            reject(new AnswerTooLargeError());
-            request.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on('error', reject);
-        response.on('aborted', () => reject(Object.assign(new Error('the answer was cut off'), { name: 'AbortError' })));
-        response.on('end', () => {
+        let kept = 0;
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
           const headers = new Headers();
           for (const [name, value] of Object.entries(response.headers)) {
             for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
@@ -153,7 +150,32 @@ export function createOutboundGuard(policy: OutboundPolicy, resolve: Resolver = 
           const status = response.statusCode ?? 502;
           const empty = status === 204 || status === 205 || status === 304 || init.method === 'HEAD';
           resolvePromise(new Response(empty ? null : Buffer.concat(chunks), { status, statusText: response.statusMessage ?? '', headers }));
+        };
+        response.on('data', (chunk: Buffer) => {
+          if (finished) return;
+          // Without a cap of the caller's, the whole answer is wanted (an aggregator's JSON): past MAX_ANSWER_BYTES the
+          // call fails. With one (a delivery needs only the status and a few words of the body), the rest is dropped.
+          if (init.maxResponseBytes === undefined && kept + chunk.length > MAX_ANSWER_BYTES) {
+            finished = true;
+            reject(new AnswerTooLargeError());
+            request.destroy();
+            return;
+          }
+          const room = init.maxResponseBytes === undefined ? chunk.length : init.maxResponseBytes - kept;
+          chunks.push(room >= chunk.length ? chunk : chunk.subarray(0, Math.max(room, 0)));
+          kept += Math.min(chunk.length, Math.max(room, 0));
+          if (init.maxResponseBytes !== undefined && kept >= init.maxResponseBytes) {
+            finish();
+            response.destroy();
+          }
         });
+        response.on('error', (error) => {
+          if (!finished) reject(error);
+        });
+        response.on('aborted', () => {
+          if (!finished) reject(Object.assign(new Error('the answer was cut off'), { name: 'AbortError' }));
+        });
+        response.on('end', finish);
       });
       request.end(init.body);
     });

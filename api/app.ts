@@ -19,6 +19,7 @@ import { bookingRoutes } from './routes/bookings.js';
 import { companyRoutes } from './routes/companies.js';
 import { connectionRoutes } from './routes/connections.js';
 import { customerRoutes } from './routes/customers.js';
+import { eventEndpointRoutes } from './routes/event-endpoints.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -59,6 +60,7 @@ export function allRoutes(deps: AppDeps): AnyRoute[] {
     ...cancellationRoutes(deps.db, deps.cancellations),
     ...webhookEventRoutes(deps.db),
     ...reportRoutes(deps.db),
+    ...eventEndpointRoutes(deps.db, deps.secretBox),
   ];
 }
 

@@ -11,6 +11,8 @@ import { startInboxDispatcher } from '../api/inbox-dispatcher.js';
 import { startLifecycleRelay } from '../api/lifecycle-relay.js';
 import { temporalSessionTimersControl } from '../api/clients/session-timers.js';
 import { startSessionTimersRelay } from '../api/session-timers-relay.js';
+import { startEventRelay } from '../api/event-relay.js';
+import { temporalEventDeliveryControl } from '../api/clients/studio-events.js';
 import { aggregatorUrlVariable, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDb, pingDb, type Db } from '../db/index.js';
@@ -206,6 +208,9 @@ async function main(): Promise<void> {
       // Sessions created or changed get their timers (no-show, spot release) from the session timers outbox.
       const timersRelay = startSessionTimersRelay({ db, timers: temporalSessionTimersControl(client, { taskQueue: config.temporal.taskQueue }), logger });
       stops.push(() => timersRelay.stop());
+      // Events to the studio backend: each lane's delivery workflow is woken once its events are committed.
+      const eventRelay = startEventRelay({ db, control: temporalEventDeliveryControl(client, { taskQueue: config.temporal.taskQueue }), logger });
+      stops.push(() => eventRelay.stop());
       const app = createApp({
         adapters,
         bookings,

@@ -5,6 +5,7 @@ import { aggregatorOffer, spotWindow } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
 import { moveBooking } from './bookings.js';
+import { recordDecisionEvents } from './studio-events.js';
 import { matchOrCreateCustomer } from './customers.js';
 import type { Db } from './index.js';
 import type { Database, RequestAnswer, RequestDecision } from './schema.js';
@@ -299,6 +300,8 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
       .insertInto('booking_requests')
       .values(requestRow)
       .execute();
+    // Events to the studio backend: booking.requested, then .rejected or .awaiting_approval (in this transaction).
+    await recordDecisionEvents(trx, bookingId, decision.outcome);
     return view;
   });
 }

@@ -1,10 +1,11 @@
 import type { Transaction } from 'kysely';
 import { canTransition, type BookingStatus } from '../domain/model.js';
 import type { Database } from './schema.js';
+import { recordBookingStatusEvents } from './studio-events.js';
 
 /**
  * Moves one booking from `from` to `to` and records the move in its history, if the booking is still `from` (so a step
- * run twice moves it once). A move the status rules (domain/model.ts) do not allow is a programming error: it throws.
+ * run twice moves it once), and announces it to the studio backend's event endpoints. A move the status rules (domain/model.ts) do not allow is a programming error: it throws.
  */
 export async function moveBooking(
   trx: Transaction<Database>,
@@ -23,5 +24,7 @@ export async function moveBooking(
     .insertInto('booking_status_history')
     .values({ booking_id: input.bookingId, from_status: input.from, to_status: input.to, reason: input.reason, actor: input.actor })
     .execute();
+  // The move's event to the studio backend (booking.reserved, .cancelled, .attended, …), in the move's transaction.
+  await recordBookingStatusEvents(trx, [input.bookingId], input.to);
   return { sessionId: moved.session_id };
 }

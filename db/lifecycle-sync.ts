@@ -1,6 +1,9 @@
 import { sql, type Transaction } from 'kysely';
 import type { BookedCounts } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES } from '../domain/model.js';
+import { connectionHealthAfter, orderingKey } from '../domain/studio-events.js';
+import { shownAggregatorMessage } from '../aggregators/http.js';
+import { recordEvent } from './studio-events.js';
 import type { Db } from './index.js';
 import type { Database } from './schema.js';
 
@@ -206,4 +209,48 @@ export async function readCountFacts(db: Db, sessionId: string, aggregator: stri
 export async function forgetRefusals(db: Db | Transaction<Database>, connectionId: string): Promise<void> {
   await db.updateTable('activity_publications').set({ refused_fingerprint: null }).where('connection_id', '=', connectionId).where('refused_fingerprint', 'is not', null).execute();
   await db.updateTable('session_publications').set({ refused_fingerprint: null }).where('connection_id', '=', connectionId).where('refused_fingerprint', 'is not', null).execute();
+}
+
+/**
+ * A sync call's outcome for its connection's health (domain/studio-events.ts `connectionHealthAfter`): the transition
+ * to failing, or back, is announced to the studio backend once (`connection.failing` / `connection.recovered`), in
+ * the transaction that records it under the connection's row lock, so lanes of several activities reporting at once
+ * announce it once. A success on a healthy connection is one UPDATE that matches nothing.
+ */
+export async function recordConnectionHealth(db: Db, connectionId: string, observed: { ok: boolean; at: Date; error?: string | undefined }): Promise<void> {
+  if (observed.ok) {
+    const healthy = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('id', '=', connectionId)
+      .where('first_failure_at', 'is', null)
+      .executeTakeFirst();
+    if (healthy) return;
+  }
+  await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('connections')
+      .select(['id', 'company_id', 'venue_id', 'aggregator', 'first_failure_at', 'failing_since'])
+      .where('id', '=', connectionId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row) return;
+    const { next, event } = connectionHealthAfter({ firstFailureAt: row.first_failure_at, failingSince: row.failing_since }, observed);
+    if (next.firstFailureAt?.getTime() !== row.first_failure_at?.getTime() || next.failingSince?.getTime() !== row.failing_since?.getTime()) {
+      await trx.updateTable('connections').set({ first_failure_at: next.firstFailureAt, failing_since: next.failingSince }).where('id', '=', row.id).execute();
+    }
+    if (event === null) return;
+    await recordEvent(trx, {
+      companyId: row.company_id,
+      type: event,
+      orderingKey: orderingKey('connection', row.id),
+      data: {
+        connectionId: row.id,
+        venueId: row.venue_id,
+        aggregator: row.aggregator,
+        failingSince: (event === 'connection.failing' ? next.failingSince : row.failing_since)?.toISOString() ?? null,
+        ...(event === 'connection.failing' ? { lastError: observed.error === undefined ? null : shownAggregatorMessage(observed.error) } : { recoveredAt: observed.at.toISOString() }),
+      },
+    });
+  });
 }

@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006_connection_scoped_bookings.js';
 import * as m0007 from './migrations/0007_cancellation_sweep.js';
 import * as m0008 from './migrations/0008_lifecycle_outbox.js';
 import * as m0009 from './migrations/0009_inbox_handover.js';
+import * as m0010 from './migrations/0010_event_endpoints.js';
 import * as m0011 from './migrations/0011_no_shows_and_spot_release.js';
 import * as m0012 from './migrations/0012_metrics_indexes.js';
 
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '0007_cancellation_sweep': m0007,
   '0008_lifecycle_outbox': m0008,
   '0009_inbox_handover': m0009,
+  '0010_event_endpoints': m0010,
   '0011_no_shows_and_spot_release': m0011,
   '0012_metrics_indexes': m0012,
 };

@@ -5,6 +5,7 @@ import type { Db } from './index.js';
 import { recordSessionChange, type OutboxRow } from './lifecycle-outbox.js';
 import { moveBooking } from './bookings.js';
 import { readSpotWindow } from './spot-window.js';
+import { recordBookingStatusEvents } from './studio-events.js';
 
 /**
  * Taking and giving back spots in the ledger.
@@ -90,6 +91,7 @@ export async function reserveDirect(
       .insertInto('booking_status_history')
       .values({ booking_id: booking.id, from_status: null, to_status: 'reserved', reason: null, actor: input.actor })
       .execute();
+    await recordBookingStatusEvents(trx, [booking.id], 'reserved');
     return { bookingId: booking.id, lifecycleChange: await recordSessionChange(trx, session.id, 'booking') };
   });
 }

@@ -60,6 +60,10 @@ export interface ConnectionsTable {
   settings: Json<Record<string, unknown>>;
   /** AES-GCM sealed JSON { apiToken?, webhookSecret? }; never returned by the API. */
   credentials_sealed: string | null;
+  /** The first failed aggregator call since the last success (null: healthy). */
+  first_failure_at: Generated<Date | null>;
+  /** Set when `connection.failing` was announced (to the first failure's time); cleared with `connection.recovered`. */
+  failing_since: Generated<Date | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -322,6 +326,70 @@ export interface SessionTimersOutboxTable {
   last_error: string | null;
 }
 
+/** A company's receiver of signed events (Standard Webhooks). */
+export interface EventEndpointsTable {
+  id: Generated<string>;
+  company_id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  enabled: Generated<boolean>;
+  /** Sealed JSON `EndpointSecrets` (lib/secrets.ts SecretBox): never returned but once, at creation or rotation. */
+  secrets_sealed: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** An event for the studio backend, written in the transaction of the change it announces (the outbox). */
+export interface EventsTable {
+  /** The `webhook-id`: `msg_` and 32 hex digits. */
+  id: string;
+  company_id: string;
+  type: string;
+  ordering_key: string;
+  payload: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  /** Commit-independent insertion order (bigserial, read as a number): the events list's cursor. */
+  seq: Generated<number>;
+}
+
+export type EventDispatchStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+/** One event for one endpoint: what its delivery workflow works through, in id order per ordering key. */
+export interface EventDispatchesTable {
+  /** bigserial, read as a number (db/index.ts parses int8). */
+  id: Generated<number>;
+  event_id: string;
+  endpoint_id: string;
+  company_id: string;
+  ordering_key: string;
+  replay: Generated<boolean>;
+  status: Generated<EventDispatchStatus>;
+  attempts: Generated<number>;
+  last_attempt_at: Date | null;
+  finished_at: Date | null;
+  created_at: CreatedAt;
+  handed_over_at: Date | null;
+  due_at: Generated<Date>;
+  handover_attempts: Generated<number>;
+  last_handover_error: string | null;
+}
+
+/** The delivery log: one row per attempt (and one per give-up). */
+export interface EventDeliveryAttemptsTable {
+  id: Generated<number>;
+  dispatch_id: number;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  outcome: 'delivered' | 'failed' | 'gave_up';
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number | null;
+  at: CreatedAt;
+}
+
 export interface Database {
   companies: CompaniesTable;
   api_keys: ApiKeysTable;
@@ -343,6 +411,10 @@ export interface Database {
   activity_lifecycles: ActivityLifecyclesTable;
   lifecycle_outbox: LifecycleOutboxTable;
   session_timers_outbox: SessionTimersOutboxTable;
+  event_endpoints: EventEndpointsTable;
+  events: EventsTable;
+  event_dispatches: EventDispatchesTable;
+  event_delivery_attempts: EventDeliveryAttemptsTable;
 }
 
 export type Company = Selectable<CompaniesTable>;

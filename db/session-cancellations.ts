@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './index.js';
+import { recordBookingStatusEvents, recordCancellationCompleted } from './studio-events.js';
 
 /**
  * The ledger side of a studio's session cancellation (the cancellation fan-out: every booking ends cancelled_by_gym and every aggregator is told). The studio's
@@ -53,6 +54,7 @@ export async function cancelSessionInLedger(trx: Db, input: CancellationInput): 
       .insertInto('booking_status_history')
       .values(cancelled.map((b) => ({ booking_id: b.id, from_status: 'reserved' as const, to_status: 'cancelled_by_gym' as const, reason: input.reason, actor: input.actor })))
       .execute();
+    await recordBookingStatusEvents(trx, cancelled.map((b) => b.id), 'cancelled_by_gym');
   }
   await trx
     .insertInto('session_cancellations')
@@ -161,6 +163,7 @@ export async function bookingsToCancelAt(db: Db, sessionId: string, aggregator: 
         .insertInto('booking_status_history')
         .values(late.map((b) => ({ booking_id: b.id, from_status: 'reserved' as const, to_status: 'cancelled_by_gym' as const, reason, actor: 'service' })))
         .execute();
+      await recordBookingStatusEvents(trx, late.map((b) => b.id), 'cancelled_by_gym');
     }
   });
   return db
@@ -187,8 +190,18 @@ export async function markSessionRemoved(db: Db, sessionId: string, connectionId
     .execute();
 }
 
+/** Marks the cancellation completed and announces it (`session.cancellation.completed`) once, in one transaction. */
 export async function completeCancellation(db: Db, sessionId: string): Promise<void> {
-  await db.updateTable('session_cancellations').set({ completed_at: new Date() }).where('session_id', '=', sessionId).where('completed_at', 'is', null).execute();
+  await db.transaction().execute(async (trx) => {
+    const completed = await trx
+      .updateTable('session_cancellations')
+      .set({ completed_at: new Date() })
+      .where('session_id', '=', sessionId)
+      .where('completed_at', 'is', null)
+      .returning('session_id')
+      .executeTakeFirst();
+    if (completed) await recordCancellationCompleted(trx, sessionId);
+  });
 }
 
 /**

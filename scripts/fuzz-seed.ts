@@ -57,6 +57,9 @@ async function main(): Promise<void> {
 
   const customer = await call('POST', '/v1/customers', key, { name: 'Fuzz Member', aggregatorIds: { wellhub: 'fuzz-member-1' } });
 
+  // An endpoint for events (nothing listens there: its deliveries fail and are retried, as with any receiver down).
+  const endpoint = await call('POST', '/v1/event-endpoints', key, { url: 'http://127.0.0.1:9/events', eventTypes: ['booking.reserved'] });
+
   const other = await call('POST', '/v1/companies', adminKey, { name: 'Fuzz Rival Studio' });
 
   const lines = {
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
     ACTIVITY_ID: activityId,
     SESSION_ID: field(session, 'id'),
     CUSTOMER_ID: field(customer, 'id'),
+    ENDPOINT_ID: field(endpoint, 'id'),
   };
   process.stdout.write(
     Object.entries(lines)

@@ -181,12 +181,12 @@ seed_env="$work/seed.env"
 FUZZ_BASE_URL="$base_url" FUZZ_ADMIN_KEY="$(cat "$work/data/admin-api-key")" npx tsx scripts/fuzz-seed.ts >"$seed_env"
 # shellcheck disable=SC1090
 . "$seed_env"
-say "seeded company $COMPANY_ID: venue $VENUE_ID, connection $CONNECTION_ID, activity $ACTIVITY_ID, session $SESSION_ID, customer $CUSTOMER_ID"
+say "seeded company $COMPANY_ID: venue $VENUE_ID, connection $CONNECTION_ID, activity $ACTIVITY_ID, session $SESSION_ID, customer $CUSTOMER_ID, event endpoint $ENDPOINT_ID"
 
 mkdir -p "$work/ids"
 cp scripts/schemathesis.toml "$work/schemathesis.toml"
 for pair in "company:$COMPANY_ID" "venue:$VENUE_ID" "connection:$CONNECTION_ID" "activity:$ACTIVITY_ID" \
-  "session:$SESSION_ID" "customer:$CUSTOMER_ID"; do
+  "session:$SESSION_ID" "customer:$CUSTOMER_ID" "endpoint:$ENDPOINT_ID"; do
   printf '"%s"\n' "${pair#*:}" >"$work/ids/${pair%%:*}.dict"   # libFuzzer dictionary format
 done
 bearer() { printf '{"name": "%s", "fixedHeaders": [{"name": "Authorization", "value": "Bearer %s"}]}' "$1" "$2"; }

@@ -17,4 +17,6 @@ export const workflowIds = {
   cancellationBranch: (sessionId: string, aggregator: string): string => `session-cancellation:${sessionId}:${aggregator}`,
   /** One per session of an offered activity: its release, offer and no-show timers. */
   sessionTimers: (sessionId: string): string => `session-timers:${sessionId}`,
+  /** One lane of events to a studio endpoint: the endpoint and the ordering key (`booking:<id>`, `session:<id>`, …). */
+  eventDelivery: (endpointId: string, orderingKey: string): string => `studio-events:${endpointId}:${orderingKey}`,
 } as const;

@@ -3,3 +3,4 @@ export { activityLifecycleWorkflow } from './activity-lifecycle/workflow.js';
 export { bookingRequestWorkflow } from './booking-request/workflow.js';
 export { cancellationBranchWorkflow, sessionCancellationWorkflow } from './session-cancellation/workflow.js';
 export { sessionTimersWorkflow } from './session-timers/workflow.js';
+export { eventDeliveryWorkflow } from './studio-events/workflow.js';

@@ -14,9 +14,15 @@ import { SA } from '../../temporal/search-attributes.js';
 import { ACTIVITY_LIFECYCLE_WORKFLOW, lifecycleStateQuery, type ActivityLifecycleWorkflow } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
 import { sessionTimersStateQuery } from '../../workflows/session-timers/contract.js';
+import { temporalEventDeliveryControl } from '../../api/clients/studio-events.js';
+import { recordEvent } from '../../db/studio-events.js';
+import { orderingKey } from '../../domain/studio-events.js';
+import { SecretBox } from '../../lib/secrets.js';
+import { newSigningSecret } from '../../lib/standard-webhooks.js';
 import { bearer } from '../support/api-fixtures.js';
+import { startEventReceiver } from '../support/event-receiver.js';
 import { startBookingWorld, tomorrowAt, type BookingWorld } from '../support/booking-world.js';
-import { eventually, useApiHarness, type ApiHarness } from '../support/harness.js';
+import { SECRETS_KEY, eventually, useApiHarness, type ApiHarness } from '../support/harness.js';
 import { HISTORIES_DIR, historyToJson, type RecordedHistory } from './recorded-history.js';
 
 /**
@@ -403,6 +409,51 @@ describe.skipIf(LABEL === undefined || LABEL === '')('recording workflow histori
       expect(await handle.result()).toEqual({ ended: 'no_show_pass_done', noShows: 1 });
       await ledgerStatus('wellhub', n, 'no_show');
       await record(handle, 'no-show-pass-done', 'As rescheduled-waiting, then moved into the past: the Wellhub booking marked no_show. Completed.', 'COMPLETED');
+    },
+    LONG,
+  );
+
+  it(
+    'events to the studio backend: a lane delivering in order, retrying a receiver that is down, then caught up',
+    async () => {
+      const receiver = await startEventReceiver();
+      try {
+        const company = await db.insertInto('companies').values({ name: 'Studio Events' }).returning('id').executeTakeFirstOrThrow();
+        const secret = newSigningSecret();
+        receiver.secrets.push(secret);
+        const endpoint = await db
+          .insertInto('event_endpoints')
+          .values({ company_id: company.id, url: receiver.url, event_types: ['booking.requested', 'booking.reserved'], secrets_sealed: new SecretBox(SECRETS_KEY).sealJson({ current: secret }) })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        const lane = { companyId: company.id, endpointId: endpoint.id, orderingKey: orderingKey('booking', randomUUID()) };
+        const events = temporalEventDeliveryControl(client, { taskQueue });
+        const handle = client.workflow.getHandle(workflowIds.eventDelivery(lane.endpointId, lane.orderingKey));
+        const record1 = (type: 'booking.requested' | 'booking.reserved') => recordEvent(db, { companyId: company.id, type, orderingKey: lane.orderingKey, data: { type } });
+
+        await record1('booking.requested');
+        await record1('booking.reserved');
+        await events.wake(lane);
+        await eventually(() => Promise.resolve(receiver.accepted.length === 2 ? true : undefined), 20_000, 'two delivered');
+        await record(handle, 'delivered-in-order-idle', 'Two events of one booking delivered in order; the lane waits for more. Running, idle.', 'RUNNING');
+
+        receiver.mode = 'error';
+        await record1('booking.reserved');
+        await events.wake(lane);
+        await eventually(
+          async () => ((await db.selectFrom('event_delivery_attempts').select('id').where('outcome', '=', 'failed').execute()).length >= 3 ? true : undefined),
+          30_000,
+          'three failed attempts',
+        );
+        await record(handle, 'receiver-down-retrying', 'As delivered-in-order-idle, then a third event while the receiver answers 500: three attempts, waiting to retry. Running.', 'RUNNING');
+
+        receiver.mode = 'ok';
+        await eventually(() => Promise.resolve(receiver.accepted.length === 3 ? true : undefined), 30_000, 'the third delivered');
+        await record(handle, 'receiver-back-caught-up', 'As receiver-down-retrying, then the receiver back: delivered at the next attempt; idle. Running.', 'RUNNING');
+        toTerminate.push(handle);
+      } finally {
+        await receiver.close();
+      }
     },
     LONG,
   );

@@ -13,6 +13,8 @@ import { startInboxDispatcher } from '../../api/inbox-dispatcher.js';
 import { startLifecycleRelay } from '../../api/lifecycle-relay.js';
 import { temporalSessionTimersControl } from '../../api/clients/session-timers.js';
 import { startSessionTimersRelay } from '../../api/session-timers-relay.js';
+import { startEventRelay } from '../../api/event-relay.js';
+import { temporalEventDeliveryControl } from '../../api/clients/studio-events.js';
 import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { ReadinessCheck } from '../../api/routes/health.js';
 import { createDb, pingDb, type Db } from '../../db/index.js';
@@ -151,13 +153,14 @@ export interface ApiHarness {
  */
 export function useApiHarness(
   ready: (harness: ApiHarness) => void,
-  options: { inboxDispatcher?: boolean; lifecycleRelay?: boolean; sessionTimersRelay?: boolean } = {},
+  options: { inboxDispatcher?: boolean; lifecycleRelay?: boolean; sessionTimersRelay?: boolean; eventRelay?: boolean } = {},
 ): void {
   let harness: ApiHarness | undefined;
   let drop: (() => Promise<void>) | undefined;
   let dispatcher: { stop: () => Promise<void> } | undefined;
   let relay: { stop: () => Promise<void> } | undefined;
   let timersRelay: { stop: () => Promise<void> } | undefined;
+  let eventRelay: { stop: () => Promise<void> } | undefined;
   beforeAll(async () => {
     const created = await createTestDatabase();
     drop = created.drop;
@@ -194,10 +197,20 @@ export function useApiHarness(
         intervalMs: 300,
       });
     }
+    // As `npm start` runs it: events to the studio backend are handed to their delivery workflows.
+    if (options.eventRelay) {
+      eventRelay = startEventRelay({
+        db: created.db,
+        control: temporalEventDeliveryControl(temporal.client, { taskQueue: temporal.taskQueue }),
+        logger,
+        intervalMs: 200,
+      });
+    }
     ready(harness);
   });
   afterAll(async () => {
     await timersRelay?.stop();
+    await eventRelay?.stop();
     await relay?.stop();
     await dispatcher?.stop();
     await harness?.temporal.stop();

@@ -149,8 +149,9 @@ describe('spot release and offer under racing bookings', () => {
       .select(['booking_number', 'decision', 'reason'])
       .where('booking_number', 'in', [wellhubFirst.bookingNumber, wellhubSecond.bookingNumber])
       .execute();
-    expect(decided.find((r) => r.booking_number === wellhubFirst.bookingNumber)?.decision).toBe('reserve');
-    expect(decided.find((r) => r.booking_number === wellhubSecond.bookingNumber)).toMatchObject({ decision: 'reject', reason: 'CLASS_IS_FULL' });
+    // The sandbox sends the two webhooks on its own schedule, so either may be decided first: one takes the quota.
+    expect(decided.map((r) => r.decision).sort()).toEqual(['reject', 'reserve']);
+    expect(decided.find((r) => r.decision === 'reject')).toMatchObject({ reason: 'CLASS_IS_FULL' });
 
     // Across the moment: 8 more direct customers and 3 requests per aggregator, each sent at a random instant
     // within 1.5 s either side of it.

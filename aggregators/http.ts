@@ -204,8 +204,15 @@ const REDACTIONS: Array<(text: string) => string> = [
  * by whatever server a URL reached: it must not carry markup into a UI, forge log lines, echo a credential (ours or
  * anyone's) or fill rows. The HTTP status is shown beside it by AggregatorHttpError.
  */
+/** How much of an aggregator's answer is looked at to build the message shown. */
+const CLEANED_PREFIX_MAX = 8 * 1024;
+
 export function shownAggregatorMessage(text: string): string {
-  const plain = text
+  // Cleaned from its first 8 KB only: the message shown is 200 characters, and the markup patterns below scan to the
+  // end of the text for every unclosed tag, which on megabytes of `<a<a<a…` would take minutes of the worker's CPU.
+  // The word the cut falls in is dropped whole: a fragment of a key would escape the redactions below.
+  const prefix = text.length > CLEANED_PREFIX_MAX ? text.slice(0, CLEANED_PREFIX_MAX).replace(/\S*$/u, '') : text;
+  const plain = prefix
     .replace(/\p{Cc}\[[0-?]*[ -/]*[@-~]/gu, ' ') // terminal escape sequences (ESC [ … final byte)
     .replace(/<(script|style)\b[\s\S]*?(<\/\1\s*>|$)/gi, ' ')
     .replace(/<!--[\s\S]*?(-->|$)/g, ' ')

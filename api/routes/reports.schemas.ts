@@ -11,8 +11,7 @@ export const MAX_REPORT_DAYS = 366;
 /** The most bookings one report lists (`include=bookings`); a longer list asks for a shorter period. */
 export const MAX_REPORT_BOOKINGS = 10_000;
 
-// Year 0000 fits the date pattern but not PostgreSQL's calendar (1 BC is year 1 before 1 AD): refused with the document.
-const localDate = z.iso.date().regex(/^(?!0000-)/, 'year 0000 does not exist').meta({ description: 'A local date (YYYY-MM-DD) in the venue’s time zone' });
+const localDate = z.iso.date().meta({ description: 'A local date (YYYY-MM-DD) in the venue’s time zone' });
 const daysBetween = (from: string, to: string) => (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
 
 export const VisitsQuery = z
@@ -24,6 +23,8 @@ export const VisitsQuery = z
     include: z.enum(['bookings']).optional().meta({ description: `\`bookings\`: list every visit too (at most ${MAX_REPORT_BOOKINGS}); as CSV, the list replaces the summary` }),
   })
   .strict()
+  // Year 0000 fits the date pattern but not PostgreSQL's calendar (1 BC is followed by 1 AD).
+  .refine((q) => !q.from.startsWith('0000-') && !q.to.startsWith('0000-'), rule('year 0000 does not exist', ['from']))
   .refine((q) => q.from <= q.to, rule('to must not be before from', ['to']))
   .refine((q) => daysBetween(q.from, q.to) < MAX_REPORT_DAYS, rule(`a report covers at most ${MAX_REPORT_DAYS} days`, ['to']));
 

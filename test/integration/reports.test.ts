@@ -138,7 +138,7 @@ describe('GET /v1/reports/aggregator-visits', () => {
     expect((await report({ from: '2026-03-01', to: '2026-03-01' }, 'image/png')).status).toBe(406);
     expect((await report({ from: '2026-03-01' })).status).toBe(400);
     expect((await report({ from: '2026-02-30', to: '2026-03-01' })).status).toBe(400);
-    expect((await report({ from: '0000-01-01', to: '0000-12-31' })).status).toBe(400);
+    expect((await report({ from: '0000-01-01', to: '0000-12-31' })).status).toBe(422);
     expect((await report({ from: '2026-03-01', to: '2026-03-01', aggregator: 'gympass' })).status).toBe(400);
     const backwards = await report({ from: '2026-03-02', to: '2026-03-01' });
     expect(backwards.status).toBe(422);

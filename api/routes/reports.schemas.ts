@@ -1,7 +1,7 @@
 import type { VisitBooking, VisitsRow } from '../../db/reports.js';
 import { formatInOffset } from '../../domain/time.js';
 import { addCounts, emptyCounts, type VisitCounts } from '../../domain/visits.js';
-import type { Aggregator } from '../../domain/model.js';
+import { AGGREGATORS, type Aggregator } from '../../domain/model.js';
 import { toCsv } from '../../lib/csv.js';
 import { AggregatorSchema, iso, rule, timestamp, Uuid } from '../schemas.js';
 import { z } from '../zod.js';
@@ -61,7 +61,8 @@ export const AggregatorVisits = z
     from: localDate,
     to: localDate,
     venueId: Uuid.nullable(),
-    aggregator: AggregatorSchema.nullable(),
+    // Not the registered Aggregator component: the document would show a $ref without its null.
+    aggregator: z.enum(AGGREGATORS).nullable().meta({ description: 'The aggregator the report was narrowed to, or null' }),
     rows: z.array(z.object({ date: localDate, aggregator: AggregatorSchema, venueId: Uuid, activityId: Uuid, activityName: z.string(), ...countsShape })),
     totals: z.array(z.object({ aggregator: AggregatorSchema, ...countsShape })).meta({ description: 'Per aggregator, over the whole period' }),
     bookings: z.array(VisitBookingSchema).optional(),

@@ -15,6 +15,8 @@ const optionalString = z
   .optional();
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+/** A port other processes must find at a known number (the embedded PostgreSQL, the Temporal dev server): not 0. */
+const fixedPort = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
 /** A listener's port, or `off` for none; 0 takes any free port (logged at start). */
 const portOrOff = (fallback: number) =>
@@ -115,7 +117,7 @@ const envSchema = z
       .optional()
       .or(z.literal('').transform(() => undefined)),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-    EMBEDDED_POSTGRES_PORT: port(54329),
+    EMBEDDED_POSTGRES_PORT: fixedPort(54329),
 
     TEMPORAL_ADDRESS: optionalString,
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
@@ -126,8 +128,8 @@ const envSchema = z
     TEMPORAL_TLS_KEY_PATH: optionalString,
     TEMPORAL_TLS_CA_PATH: optionalString,
     TEMPORAL_TLS_SERVER_NAME: optionalString,
-    TEMPORAL_DEV_PORT: port(7233),
-    TEMPORAL_UI_PORT: port(8233),
+    TEMPORAL_DEV_PORT: fixedPort(7233),
+    TEMPORAL_UI_PORT: fixedPort(8233),
     TEMPORAL_UI_URL: z.url().optional().or(z.literal('').transform(() => undefined)),
     TEMPORAL_CLI_PATH: optionalString,
 

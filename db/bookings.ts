@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { canTransition, type BookingStatus } from '../domain/model.js';
 import type { Database } from './schema.js';
 import { recordBookingStatusEvents } from './studio-events.js';
@@ -12,18 +12,38 @@ export async function moveBooking(
   input: { bookingId: string; from: BookingStatus; to: BookingStatus; reason: string | null; actor: string },
 ): Promise<{ sessionId: string } | undefined> {
   if (!canTransition(input.from, input.to)) throw new Error(`a booking cannot go from ${input.from} to ${input.to}`);
+  // The move and its history line in one statement: the history is written only if the booking was in `from` (a
+  // data-modifying WITH runs to completion whether or not the final select reads it).
   const moved = await trx
-    .updateTable('bookings')
-    .set({ status: input.to, status_reason: input.reason, updated_at: new Date() })
-    .where('id', '=', input.bookingId)
-    .where('status', '=', input.from)
-    .returning(['id', 'session_id'])
+    .with('moved', (qc) =>
+      qc
+        .updateTable('bookings')
+        .set({ status: input.to, status_reason: input.reason, updated_at: new Date() })
+        .where('id', '=', input.bookingId)
+        .where('status', '=', input.from)
+        .returning(['id', 'session_id']),
+    )
+    .with('history', (qc) =>
+      qc
+        .insertInto('booking_status_history')
+        .columns(['booking_id', 'from_status', 'to_status', 'reason', 'actor'])
+        .expression((eb) =>
+          eb
+            .selectFrom('moved')
+            .select([
+              'moved.id',
+              sql<BookingStatus>`${input.from}::text`.as('from_status'),
+              sql<BookingStatus>`${input.to}::text`.as('to_status'),
+              sql<string | null>`${input.reason}::text`.as('reason'),
+              sql<string>`${input.actor}::text`.as('actor'),
+            ]),
+        )
+        .returning('booking_id'),
+    )
+    .selectFrom('moved')
+    .select('moved.session_id')
     .executeTakeFirst();
   if (!moved) return undefined;
-  await trx
-    .insertInto('booking_status_history')
-    .values({ booking_id: input.bookingId, from_status: input.from, to_status: input.to, reason: input.reason, actor: input.actor })
-    .execute();
   // The move's event to the studio backend (booking.reserved, .cancelled, .attended, …), in the move's transaction.
   await recordBookingStatusEvents(trx, [input.bookingId], input.to);
   return { sessionId: moved.session_id };

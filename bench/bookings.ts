@@ -18,7 +18,7 @@
  *      from just before the signal-with-start call to the normal activity (the counterpart of RESERVED);
  *   4. Onefit's synchronous answer: members book through the Onefit sandbox; each delivery's durationMs (the
  *      sandbox's own timing of the webhook answer) and whether a decision came back within Onefit's 1 s;
- *   5. the highest sustained booking rate with p99 (webhook -> RESERVED) under 1 s: the rates above, then 30, 40, 60,
+ *   5. the highest sustained booking rate with p99 (webhook -> RESERVED) under 1 s: the rates above, then 30, 35, 40, 50, 60,
  *      80, 100, 120 ... requests/s until a step fails (p99 >= 1 s, an error, a booking not RESERVED);
  *   6. webhook acknowledgement at 200 requests/s for 10 s: Wellhub bookings are first created in the Wellhub sandbox
  *      with its webhooks pointed at a sink in this process (so the sandbox knows them and the service's answer
@@ -31,12 +31,12 @@
  *                                           worker in processes of their own: the production shape), or both (default:
  *                                           split, then single, each on a fresh stack)
  *   --step-seconds N   BENCH_STEP_SECONDS   length of each rate step (default 10)
- *   --rates LIST       BENCH_RATES          booking rates, comma separated (default 2,5,10,20,30,40,60,80,100,120); the
+ *   --rates LIST       BENCH_RATES          booking rates, comma separated (default 2,5,10,20,30,35,40,50,60,80,100,120); the
  *                                           floor steps through the same rates until it breaks
  *   --ack-rate N       BENCH_ACK_RATE       webhook acknowledgement rate (default 200)
  *   --ack-seconds N    BENCH_ACK_SECONDS    (default 10)
  *   --onefit-rates LIST BENCH_ONEFIT_RATES  Onefit rates, comma separated (default 10,20)
- *   --budget-seconds N BENCH_BUDGET_SECONDS  per shape, no new rate step starts after this much of it (default 300)
+ *   --budget-seconds N BENCH_BUDGET_SECONDS  per shape, no new rate step starts after this much of it (default 600: every step waits for the earlier steps' workflows to close)
  *   --cpu-prof DIR     BENCH_CPU_PROF       split shape: the API and worker processes run with node --cpu-prof and
  *                                           write their profiles into DIR/api and DIR/worker as they stop (the
  *                                           largest file of each is its main thread)
@@ -81,7 +81,7 @@ import { logTail, STACK_SHAPES, startStack, type Stack, type StackShape } from '
 // --- options --------------------------------------------------------------------------------------------------------
 
 const STEP_SECONDS = intOption('step-seconds', 'BENCH_STEP_SECONDS', 10, 2, 600);
-const RATES = (option('rates', 'BENCH_RATES') ?? '2,5,10,20,30,40,60,80,100,120').split(',').map((r) => Number(r.trim()));
+const RATES = (option('rates', 'BENCH_RATES') ?? '2,5,10,20,30,35,40,50,60,80,100,120').split(',').map((r) => Number(r.trim()));
 if (RATES.length < 1 || RATES.some((r) => !Number.isInteger(r) || r < 1 || r > 1000)) fail('--rates (BENCH_RATES) must be integers from 1 to 1000');
 const ACK_RATE = intOption('ack-rate', 'BENCH_ACK_RATE', 200, 1, 2000);
 const ACK_SECONDS = intOption('ack-seconds', 'BENCH_ACK_SECONDS', 10, 1, 600);
@@ -92,7 +92,7 @@ if (SHAPE !== 'both' && !STACK_SHAPES.includes(SHAPE as StackShape)) fail(`--sha
 const SHAPES: StackShape[] = SHAPE === 'both' ? ['split', 'single'] : [SHAPE as StackShape];
 const CPU_PROFILE_DIR = option('cpu-prof', 'BENCH_CPU_PROF');
 if (CPU_PROFILE_DIR) mkdirSync(CPU_PROFILE_DIR, { recursive: true });
-const BUDGET_SECONDS = intOption('budget-seconds', 'BENCH_BUDGET_SECONDS', 300, 10, 36_000);
+const BUDGET_SECONDS = intOption('budget-seconds', 'BENCH_BUDGET_SECONDS', 600, 10, 36_000);
 
 const ASYNC_AGGREGATORS = AGGREGATORS.filter((a) => a !== 'onefit');
 const SESSION_COUNT = 12;

@@ -5,6 +5,7 @@ import { aggregatorOffer, spotWindow } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
 import { moveBooking } from './bookings.js';
+import { SESSION_PLACES_COLUMNS } from './spot-window.js';
 import { recordDecisionEvents } from './studio-events.js';
 import { matchOrCreateCustomer } from './customers.js';
 import type { Db } from './index.js';
@@ -139,14 +140,7 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
       .innerJoin('activities', 'activities.id', 'sessions.activity_id')
       .select([
         'connections.status as connection_status',
-        'sessions.id',
-        'sessions.status',
-        'sessions.starts_at',
-        'sessions.capacity_override',
-        'sessions.aggregator_limit_override',
-        'activities.id as activity_id',
-        'activities.max_participants',
-        'activities.aggregator_limit',
+        ...SESSION_PLACES_COLUMNS,
         'activities.allow_aggregator_bookings',
         'activities.booking_opens_minutes_before',
         'activities.booking_closes_minutes_before',

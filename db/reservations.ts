@@ -4,7 +4,7 @@ import { SPOT_HOLDING_STATUSES, type BookingStatus } from '../domain/model.js';
 import type { Db } from './index.js';
 import { recordSessionChange, type OutboxRow } from './lifecycle-outbox.js';
 import { moveBooking } from './bookings.js';
-import { readSpotWindow } from './spot-window.js';
+import { readSpotWindow, SESSION_PLACES_COLUMNS } from './spot-window.js';
 import { recordBookingStatusEvents } from './studio-events.js';
 
 /**
@@ -30,16 +30,7 @@ export async function reserveDirect(
     const session = await trx
       .selectFrom('sessions')
       .innerJoin('activities', 'activities.id', 'sessions.activity_id')
-      .select([
-        'sessions.id',
-        'sessions.status',
-        'sessions.starts_at',
-        'sessions.capacity_override',
-        'sessions.aggregator_limit_override',
-        'activities.id as activity_id',
-        'activities.max_participants',
-        'activities.aggregator_limit',
-      ])
+      .select(SESSION_PLACES_COLUMNS)
       .where('sessions.id', '=', input.sessionId)
       .where('sessions.company_id', '=', input.companyId)
       .forUpdate('sessions')

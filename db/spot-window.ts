@@ -30,3 +30,19 @@ export async function readSpotWindow(db: Db | Transaction<Database>, sessionId: 
     row.db_now,
   );
 }
+
+/**
+ * What every decision that takes a spot reads of the session it locks (sessions joined with activities): its state,
+ * its start, and what bounds its places (db/booking-requests.ts for aggregator requests, db/reservations.ts for direct
+ * bookings).
+ */
+export const SESSION_PLACES_COLUMNS = [
+  'sessions.id',
+  'sessions.status',
+  'sessions.starts_at',
+  'sessions.capacity_override',
+  'sessions.aggregator_limit_override',
+  'activities.id as activity_id',
+  'activities.max_participants',
+  'activities.aggregator_limit',
+] as const;

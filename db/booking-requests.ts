@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Transaction } from 'kysely';
+import { sql, type QueryCreator, type Transaction } from 'kysely';
 import { decideBooking, type BookingDecision } from '../domain/booking-decision.js';
 import { aggregatorOffer, spotWindow } from '../domain/free-spots.js';
 import { SPOT_HOLDING_STATUSES, type Aggregator, type BookingStatus } from '../domain/model.js';
 import type { RejectReason } from '../domain/reasons.js';
-import { moveBooking } from './bookings.js';
+import { bookingMove, moveBooking } from './bookings.js';
 import { SESSION_PLACES_COLUMNS } from './spot-window.js';
-import { recordDecisionEvents } from './studio-events.js';
+import { eventEndpointsExist, recordBookingStatusEvents, recordDecisionEvents } from './studio-events.js';
 import { matchOrCreateCustomer } from './customers.js';
 import type { Db } from './index.js';
 import type { Database, RequestAnswer, RequestDecision } from './schema.js';
@@ -121,9 +121,10 @@ export async function decideAggregatorRequest(db: Db, input: DecideInput): Promi
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * The decision in one transaction, in four statements once the customer is known: the session locked (with the
- * connection's status, and the publication that leads to it), the counts, one insert of the booking with its history
- * and the request, the commit. Every statement between the lock and the commit is time the session's other requests
+ * The decision in one transaction of six statements: the customer matched or created, the session locked (with the
+ * connection's status, the publication that leads to it, and whether the company has event endpoints at all), the
+ * counts, one insert of the booking with its history and the request, the commit (and the events' statements when
+ * the company has endpoints). Every statement between the lock and the commit is time the session's other requests
  * wait, so the reads are folded into as few statements as they can be.
  * Returns what was decided, or undefined when a copy of the request decided first (nothing is written then).
  */
@@ -148,6 +149,7 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
         'activities.release_aggregator_spots_minutes_before',
         'activities.offer_direct_spots_to_aggregators_minutes_before',
         sql<Date>`now()`.as('db_now'),
+        eventEndpointsExist('sessions.company_id'),
       ])
       .where('session_publications.connection_id', '=', input.connectionId)
       .where('session_publications.external_id', '=', input.sessionExternalId)
@@ -295,7 +297,7 @@ async function decideOnce(db: Db, input: DecideInput): Promise<RequestView | und
       .values(requestRow)
       .execute();
     // Events to the studio backend: booking.requested, then .rejected or .awaiting_approval (in this transaction).
-    await recordDecisionEvents(trx, bookingId, decision.outcome);
+    if (session.has_event_endpoints) await recordDecisionEvents(trx, bookingId, decision.outcome);
     return view;
   });
 }
@@ -354,55 +356,73 @@ export async function finishAggregatorRequest(
   },
 ): Promise<FinishOutcome> {
   return db.transaction().execute(async (trx) => {
+    // One statement locks the session (when the request holds a booking) and then the request: the session first, as
+    // every writer of its bookings takes it (no lock-order deadlock with a cancellation or a direct booking). It also
+    // reads whether the company has event endpoints, so a company without any pays no read for the events.
     const request = await trx
-      .selectFrom('booking_requests')
-      .selectAll()
-      .where('connection_id', '=', input.connectionId)
-      .where('booking_number', '=', input.bookingNumber)
-      .forUpdate()
+      .selectFrom('booking_requests as r')
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('sessions')
+            .select(['sessions.status', 'sessions.cancellation_reason'])
+            .whereRef('sessions.id', '=', 'r.session_id')
+            .where('r.booking_id', 'is not', null)
+            .forUpdate()
+            .as('s'),
+        (join) => join.onTrue(),
+      )
+      .selectAll('r')
+      .select(['s.status as session_status', 's.cancellation_reason', eventEndpointsExist('r.company_id')])
+      .where('r.connection_id', '=', input.connectionId)
+      .where('r.booking_number', '=', input.bookingNumber)
+      .forUpdate('r')
       .executeTakeFirst();
     if (!request) throw new Error(`booking request ${input.aggregator}:${input.bookingNumber} not found`);
     const reason = input.decision === 'reject' ? (input.reason ?? (request.reason as RejectReason | null) ?? 'TECHNICAL_ERROR') : null;
-    if (request.booking_id !== null) {
-      // The session's lock first, as every writer of its bookings takes it (no lock-order deadlock with a cancel).
-      const session = await trx
-        .selectFrom('sessions')
-        .select(['status', 'cancellation_reason'])
-        .where('id', '=', request.session_id as string)
-        .forUpdate()
-        .executeTakeFirst();
-      if (input.decision === 'reserve') {
-        await moveBooking(trx, { bookingId: request.booking_id, from: 'requested', to: 'reserved', reason: null, actor: input.actor });
-        // Confirmed at the aggregator just as the studio cancelled the session: the cancellation applies to it too
-        // (the session's fan-out tells the aggregator), so no booking stays reserved in a cancelled session.
-        if (session?.status === 'cancelled') {
-          await moveBooking(trx, { bookingId: request.booking_id, from: 'reserved', to: 'cancelled_by_gym', reason: session.cancellation_reason ?? 'the session was cancelled', actor: 'service' });
-        }
-      } else {
-        await moveBooking(trx, { bookingId: request.booking_id, from: 'requested', to: 'rejected', reason, actor: input.actor });
-      }
-    }
-    await trx
-      .updateTable('booking_requests')
-      .set({
-        decision: input.decision,
-        reason,
-        message: input.decision === 'reject' ? (input.message ?? request.message) : null,
-        answer: input.answer,
-        answered_at: input.answer === 'sent' || input.answer === 'in_webhook_response' ? new Date() : request.answered_at,
-        last_error: input.lastError ?? null,
-        updated_at: new Date(),
-      })
-      .where('connection_id', '=', input.connectionId)
-      .where('booking_number', '=', input.bookingNumber)
-      .execute();
-    if (input.eventIds !== undefined && input.eventIds.length > 0) {
-      await trx
-        .updateTable('webhook_inbox')
-        .set({ outcome: 'applied', processed_at: new Date() })
+    const requestUpdate = {
+      decision: input.decision,
+      reason,
+      message: input.decision === 'reject' ? (input.message ?? request.message) : null,
+      answer: input.answer,
+      answered_at: input.answer === 'sent' || input.answer === 'in_webhook_response' ? new Date() : request.answered_at,
+      last_error: input.lastError ?? null,
+      updated_at: new Date(),
+    };
+    const eventIds = input.eventIds ?? [];
+    // The request's final state and its inbox events settled, after the booking's move when it holds one: one statement.
+    const settle = (qc: QueryCreator<Database>) =>
+      qc
+        .with('inbox', (cte) =>
+          cte
+            .updateTable('webhook_inbox')
+            .set({ outcome: 'applied', processed_at: new Date() })
+            .where('connection_id', '=', input.connectionId)
+            .where(sql<boolean>`event_id = any(${eventIds}::text[])`)
+            .returning('event_id'),
+        )
+        .updateTable('booking_requests')
+        .set(requestUpdate)
         .where('connection_id', '=', input.connectionId)
-        .where('event_id', 'in', input.eventIds)
-        .execute();
+        .where('booking_number', '=', input.bookingNumber);
+    const bookingId = request.booking_id;
+    if (bookingId === null) {
+      await settle(trx).execute();
+    } else {
+      const to: BookingStatus = input.decision === 'reserve' ? 'reserved' : 'rejected';
+      const move = bookingMove(trx, { bookingId, from: 'requested', to, reason, actor: input.actor });
+      // The move's CTEs (`moved`, `history`) come first; `settle` needs none of their names, so it takes the creator as
+      // one without them, and the returning clause reads `moved` as raw SQL.
+      const settled = await settle(move as unknown as QueryCreator<Database>)
+        .returning(sql<boolean>`exists (select 1 from moved)`.as('moved'))
+        .executeTakeFirst();
+      // Only the call that moved the booking announces it (a second run finds it moved already).
+      if (settled?.moved === true && request.has_event_endpoints) await recordBookingStatusEvents(trx, [bookingId], to);
+      // Confirmed at the aggregator just as the studio cancelled the session: the cancellation applies to it too
+      // (the session's fan-out tells the aggregator), so no booking stays reserved in a cancelled session.
+      if (input.decision === 'reserve' && request.session_status === 'cancelled') {
+        await moveBooking(trx, { bookingId, from: 'reserved', to: 'cancelled_by_gym', reason: request.cancellation_reason ?? 'the session was cancelled', actor: 'service' });
+      }
     }
     const told = input.answer === 'sent' || input.answer === 'in_webhook_response';
     return {

@@ -3,18 +3,24 @@ import { canTransition, type BookingStatus } from '../domain/model.js';
 import type { Database } from './schema.js';
 import { recordBookingStatusEvents } from './studio-events.js';
 
+export interface BookingMove {
+  bookingId: string;
+  from: BookingStatus;
+  to: BookingStatus;
+  reason: string | null;
+  actor: string;
+}
+
 /**
- * Moves one booking from `from` to `to` and records the move in its history, if the booking is still `from` (so a step
- * run twice moves it once), and announces it to the studio backend's event endpoints. A move the status rules (domain/model.ts) do not allow is a programming error: it throws.
+ * One booking's move from `from` to `to` and its history line, as two data-modifying CTEs (`moved`, `history`) that a
+ * caller may extend with statements of its own, so a step that changes more than the booking still takes one round
+ * trip. The history is written only if the booking was in `from` (a data-modifying WITH runs to completion whether or
+ * not the final select reads it), so a step run twice moves it once. A move the status rules (domain/model.ts) do not
+ * allow is a programming error: it throws.
  */
-export async function moveBooking(
-  trx: Transaction<Database>,
-  input: { bookingId: string; from: BookingStatus; to: BookingStatus; reason: string | null; actor: string },
-): Promise<{ sessionId: string } | undefined> {
+export function bookingMove(trx: Transaction<Database>, input: BookingMove) {
   if (!canTransition(input.from, input.to)) throw new Error(`a booking cannot go from ${input.from} to ${input.to}`);
-  // The move and its history line in one statement: the history is written only if the booking was in `from` (a
-  // data-modifying WITH runs to completion whether or not the final select reads it).
-  const moved = await trx
+  return trx
     .with('moved', (qc) =>
       qc
         .updateTable('bookings')
@@ -39,10 +45,15 @@ export async function moveBooking(
             ]),
         )
         .returning('booking_id'),
-    )
-    .selectFrom('moved')
-    .select('moved.session_id')
-    .executeTakeFirst();
+    );
+}
+
+/**
+ * Moves one booking from `from` to `to` and records the move in its history, if the booking is still `from`, and
+ * announces it to the studio backend's event endpoints (in the move's transaction).
+ */
+export async function moveBooking(trx: Transaction<Database>, input: BookingMove): Promise<{ sessionId: string } | undefined> {
+  const moved = await bookingMove(trx, input).selectFrom('moved').select('moved.session_id').executeTakeFirst();
   if (!moved) return undefined;
   // The move's event to the studio backend (booking.reserved, .cancelled, .attended, …), in the move's transaction.
   await recordBookingStatusEvents(trx, [input.bookingId], input.to);

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** Customers as the aggregators' requests find them: by the member id an aggregator knows them by. */
@@ -24,25 +24,35 @@ async function customerHolding(trx: Trx, input: MemberRef): Promise<string | und
 
 /**
  * The customer holding this aggregator id in the company, or a new one created with it (name and e-mail from the
- * event). Two requests of a new member racing: the unique (company, aggregator, external id) index lets one insert
- * win; the other drops the profile it began and takes the winner's.
+ * event), in one statement: the lookup, and only when it finds nobody, the new customer and its link (this runs in
+ * the booking decision's transaction, where every round trip counts). Two requests of a new member racing: the unique
+ * (company, aggregator, external id) index lets one link win; the other drops the customer it created and takes the
+ * winner's.
  */
 export async function matchOrCreateCustomer(trx: Trx, input: MemberRef): Promise<string> {
-  const existing = await customerHolding(trx, input);
-  if (existing !== undefined) return existing;
-  const created = await trx
-    .insertInto('customers')
-    .values({ company_id: input.companyId, name: input.member.name ?? null, email: input.member.email ?? null })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const linked = await trx
-    .insertInto('customer_aggregator_ids')
-    .values({ company_id: input.companyId, customer_id: created.id, aggregator: input.aggregator, external_id: input.member.externalId })
-    .onConflict((oc) => oc.columns(['company_id', 'aggregator', 'external_id']).doNothing())
-    .returning('customer_id')
-    .executeTakeFirst();
-  if (linked) return linked.customer_id;
-  await trx.deleteFrom('customers').where('id', '=', created.id).execute();
+  const { companyId, aggregator } = input;
+  const { externalId, name, email } = input.member;
+  const { rows } = await sql<{ found: string | null; created: string | null; linked: string | null }>`
+    WITH found AS (
+      SELECT customer_id FROM customer_aggregator_ids
+      WHERE company_id = ${companyId} AND aggregator = ${aggregator} AND external_id = ${externalId}
+    ), created AS (
+      INSERT INTO customers (company_id, name, email)
+      SELECT ${companyId}, ${name ?? null}, ${email ?? null} WHERE NOT EXISTS (SELECT 1 FROM found)
+      RETURNING id
+    ), linked AS (
+      INSERT INTO customer_aggregator_ids (company_id, customer_id, aggregator, external_id)
+      SELECT ${companyId}, created.id, ${aggregator}, ${externalId} FROM created
+      ON CONFLICT (company_id, aggregator, external_id) DO NOTHING
+      RETURNING customer_id
+    )
+    SELECT (SELECT customer_id FROM found) AS found, (SELECT id FROM created) AS created, (SELECT customer_id FROM linked) AS linked
+  `.execute(trx);
+  const row = rows[0];
+  if (row?.found) return row.found;
+  if (row?.linked) return row.linked;
+  // Lost the race for the link: the customer created above is nobody's.
+  if (row?.created) await trx.deleteFrom('customers').where('id', '=', row.created).execute();
   const winner = await customerHolding(trx, input);
   if (winner === undefined) throw new Error('the customer that won the race for this aggregator id is gone');
   return winner;

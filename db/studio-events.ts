@@ -147,6 +147,16 @@ function statusOf(kind: BookingEventKind): string {
   return kind.type.slice('booking.'.length);
 }
 
+/**
+ * A select column saying whether the company in `companyIdColumn` has an enabled event endpoint. The booking steps
+ * that run under a session's lock read it in their first statement and skip their events' read when it is false, so
+ * a company without endpoints pays nothing for events on its hottest path. An endpoint created between that read and
+ * the step's commit misses the step's event, as it would had it been created a moment later.
+ */
+export function eventEndpointsExist(companyIdColumn: string) {
+  return sql<boolean>`exists (select 1 from event_endpoints e where e.company_id = ${sql.ref(companyIdColumn)} and e.enabled)`.as('has_event_endpoints');
+}
+
 /** The event of a booking's move to `status` (see domain/studio-events.ts); nothing for a status without one. */
 export async function recordBookingStatusEvents(trx: Writer, bookingIds: readonly string[], status: string): Promise<void> {
   const kind = bookingEventFor(status);

@@ -1,6 +1,7 @@
 import { parseRetryAfter, shownAggregatorMessage } from '../aggregators/http.js';
 import { outboundGuard } from '../aggregators/outbound-guard.js';
-import { cancelDispatch, dispatchForDelivery, nextPendingDispatch, recordAttempt } from '../db/studio-events.js';
+import type { Db } from '../db/index.js';
+import { cancelDispatch, dispatchForDelivery, nextPendingDispatch, recordAttempt, type AttemptRecord } from '../db/studio-events.js';
 import { activeSecrets, parseEndpointSecrets, webhookHeaders } from '../lib/standard-webhooks.js';
 import type { DeliveryAttemptResult, StudioEventActivities } from '../workflows/studio-events/contract.js';
 import type { ActivitiesDeps } from './deps.js';
@@ -22,6 +23,15 @@ function failureText(error: unknown): string {
     return code !== undefined ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
+}
+
+/** A line of the delivery log for this dispatch's event at its endpoint. */
+async function logAttempt(
+  db: Db,
+  dispatch: { id: number; endpoint_id: string; event_id: string; type: string },
+  attempt: Pick<AttemptRecord, 'attempt' | 'outcome' | 'statusCode' | 'error' | 'durationMs'>,
+): Promise<void> {
+  await recordAttempt(db, { dispatchId: dispatch.id, endpointId: dispatch.endpoint_id, eventId: dispatch.event_id, eventType: dispatch.type, ...attempt });
 }
 
 /** The delivery of events to the studio backend: one signed POST per attempt, through the outbound guard. */
@@ -63,17 +73,7 @@ export function createStudioEventActivities(deps: ActivitiesDeps): StudioEventAc
         });
         statusCode = response.status;
         if (statusCode >= 200 && statusCode < 300) {
-          await recordAttempt(db, {
-            dispatchId,
-            endpointId: dispatch.endpoint_id,
-            eventId: dispatch.event_id,
-            eventType: dispatch.type,
-            attempt,
-            outcome: 'delivered',
-            statusCode,
-            error: null,
-            durationMs: Math.round(performance.now() - started),
-          });
+          await logAttempt(db, dispatch, { attempt, outcome: 'delivered', statusCode, error: null, durationMs: Math.round(performance.now() - started) });
           return { outcome: 'delivered', statusCode };
         }
         error = summary(statusCode, await response.text().catch(() => ''));
@@ -81,28 +81,14 @@ export function createStudioEventActivities(deps: ActivitiesDeps): StudioEventAc
       } catch (caught) {
         error = summary(null, failureText(caught));
       }
-      await recordAttempt(db, {
-        dispatchId,
-        endpointId: dispatch.endpoint_id,
-        eventId: dispatch.event_id,
-        eventType: dispatch.type,
-        attempt,
-        outcome: 'failed',
-        statusCode,
-        error,
-        durationMs: Math.round(performance.now() - started),
-      });
+      await logAttempt(db, dispatch, { attempt, outcome: 'failed', statusCode, error, durationMs: Math.round(performance.now() - started) });
       return { outcome: 'failed', statusCode, error, retryAfterMs };
     },
 
     async giveUpEvent({ dispatchId, attempts, lastError }) {
       const dispatch = await dispatchForDelivery(db, dispatchId);
       if (!dispatch || dispatch.status !== 'pending') return;
-      await recordAttempt(db, {
-        dispatchId,
-        endpointId: dispatch.endpoint_id,
-        eventId: dispatch.event_id,
-        eventType: dispatch.type,
+      await logAttempt(db, dispatch, {
         attempt: attempts,
         outcome: 'gave_up',
         statusCode: null,

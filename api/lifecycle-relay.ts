@@ -12,7 +12,7 @@ import type { Db } from '../db/index.js';
 import { errorFields, type Logger } from '../lib/logger.js';
 import type { ActivityChange } from '../workflows/activity-lifecycle/contract.js';
 import type { LifecycleControl } from './clients/activity-lifecycle.js';
-import { startPeriodic } from '../lib/periodic.js';
+import { deliverGroups, drainOutbox, startRelayTimer } from '../lib/outbox-relay.js';
 
 /**
  * How a change reaches the activity lifecycle, the way a payments-grade webhook platform delivers an event: the
@@ -29,8 +29,6 @@ export interface LifecycleSignals {
   notifyChange(activity: LifecycleKey, change: ActivityChange): Promise<void>;
 }
 
-const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000];
-
 export function lifecycleSignals(options: { db: Db; lifecycle: LifecycleControl; logger: Logger }): LifecycleSignals & {
   /** Delivers rows; returns how many were delivered and stops at the first failure (Temporal is most likely down). */
   deliverAll(rows: readonly OutboxRow[]): Promise<number>;
@@ -43,46 +41,20 @@ export function lifecycleSignals(options: { db: Db; lifecycle: LifecycleControl;
       db,
       rows.map((r) => r.activity_id),
     );
-    // One signal per distinct change: the workflow would coalesce the copies anyway.
-    const groups = new Map<string, OutboxRow[]>();
-    for (const row of rows) {
-      const key = `${row.activity_id}|${row.change_kind}|${row.change_id}`;
-      groups.set(key, [...(groups.get(key) ?? []), row]);
-    }
-    let delivered = 0;
-    const pending = [...groups.values()];
-    for (const [index, group] of pending.entries()) {
-      const [row] = group as [OutboxRow];
-      try {
-        // The ledger decides, as the workflow does: an activity no longer offered is told to stop, not started.
-        if (offered.has(row.activity_id)) {
-          await lifecycle.signalChange(
-            { companyId: row.company_id, venueId: row.venue_id, activityId: row.activity_id },
-            { kind: row.change_kind, id: row.change_id },
-          );
-        } else {
-          await lifecycle.optOut(row.activity_id);
-        }
-        await deleteChanges(
-          db,
-          group.map((r) => r.id),
-        );
-        delivered += group.length;
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        const rest = pending.slice(index).flat();
-        const attempts = Math.max(...rest.map((r) => r.attempts));
-        await postponeChanges(
-          db,
-          rest.map((r) => r.id),
-          BACKOFF_MS[Math.min(attempts, BACKOFF_MS.length - 1)] as number,
-          message,
-        );
-        logger.warn({ activityId: row.activity_id, change: { kind: row.change_kind, id: row.change_id }, attempts, ...errorFields(error) }, 'could not signal the activity lifecycle; the outbox keeps the change');
-        break;
-      }
-    }
-    return delivered;
+    return deliverGroups(rows, {
+      // One signal per distinct change: the workflow would coalesce the copies anyway.
+      key: (row) => `${row.activity_id}|${row.change_kind}|${row.change_id}`,
+      // The ledger decides, as the workflow does: an activity no longer offered is told to stop, not started.
+      deliver: (row) =>
+        offered.has(row.activity_id)
+          ? lifecycle.signalChange({ companyId: row.company_id, venueId: row.venue_id, activityId: row.activity_id }, { kind: row.change_kind, id: row.change_id })
+          : lifecycle.optOut(row.activity_id),
+      done: (ids) => deleteChanges(db, ids),
+      postpone: (ids, retryInMs, error) => postponeChanges(db, ids, retryInMs, error),
+      attempts: (row) => row.attempts,
+      warn: (row, attempts, error) =>
+        logger.warn({ activityId: row.activity_id, change: { kind: row.change_kind, id: row.change_id }, attempts, ...errorFields(error) }, 'could not signal the activity lifecycle; the outbox keeps the change'),
+    });
   }
 
   async function deliver(rows: ReadonlyArray<OutboxRow | undefined>): Promise<void> {
@@ -130,17 +102,9 @@ export function startLifecycleRelay(options: LifecycleRelayOptions): {
   const { db, logger, intervalMs = 2_000, graceMs = 3_000, sweepIntervalMs = 60_000 } = options;
   const signals = lifecycleSignals(options);
   const staleAfterMs = 2 * options.syncIntervalMs + 5 * 60_000;
-  let lastSweep = 0;
 
   async function tick(): Promise<number> {
-    let delivered = 0;
-    for (;;) {
-      const rows = await claimDueChanges(db, { limit: 50, leaseMs: 30_000, graceMs });
-      if (rows.length === 0) break;
-      const sent = await signals.deliverAll(rows);
-      delivered += sent;
-      if (sent < rows.length) break;
-    }
+    const delivered = await drainOutbox(() => claimDueChanges(db, { limit: 50, leaseMs: 30_000, graceMs }), (rows) => signals.deliverAll(rows));
     if (delivered > 0) logger.info({ delivered }, 'lifecycle changes signalled from the outbox');
     return delivered;
   }
@@ -151,17 +115,7 @@ export function startLifecycleRelay(options: LifecycleRelayOptions): {
     return found;
   }
 
-  const periodic = startPeriodic(
-    intervalMs,
-    async () => {
-      if (Date.now() - lastSweep >= sweepIntervalMs) {
-        lastSweep = Date.now();
-        await sweep();
-      }
-      await tick();
-    },
-    (error) => logger.warn(errorFields(error), 'lifecycle relay failed; retrying at the next interval'),
-  );
+  const periodic = startRelayTimer({ name: 'lifecycle relay', logger, intervalMs, tick, sweep: { run: sweep, everyMs: sweepIntervalMs, first: 'at-start' } });
   return {
     tick,
     sweep,

@@ -1,4 +1,4 @@
-import { sql, type Selectable, type Transaction } from 'kysely';
+import { sql, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { noShowAt, type SessionTimerFacts } from '../domain/session-timers.js';
 import { moveBooking } from './bookings.js';
 import type { Db } from './index.js';
@@ -88,20 +88,29 @@ export async function markNoShows(db: Db, input: { sessionId: string; at: Date }
 
 export type SessionTimersRow = Selectable<SessionTimersOutboxTable>;
 
-/** A session created or changed: its timer workflow must hear of it. Only sessions of offered activities have timers. */
-export async function recordSessionTimers(db: Db | Trx, sessionId: string): Promise<SessionTimersRow | undefined> {
+/** The scheduled sessions of offered activities (only those have timers), as the outbox's columns. */
+type SessionsWithTimers = SelectQueryBuilder<Database, 'session_timers_outbox' | 'sessions' | 'activities', { company_id: string; id: string }>;
+
+/** Writes an outbox row for each session with timers that `which` keeps. */
+function recordTimersOf(db: Db | Trx, which: (sessions: SessionsWithTimers) => SessionsWithTimers) {
   return db
     .insertInto('session_timers_outbox')
     .columns(['company_id', 'session_id'])
     .expression((eb) =>
-      eb
-        .selectFrom('sessions')
-        .innerJoin('activities', 'activities.id', 'sessions.activity_id')
-        .select(['sessions.company_id', 'sessions.id'])
-        .where('sessions.id', '=', sessionId)
-        .where('sessions.status', '=', 'scheduled')
-        .where('activities.allow_aggregator_bookings', '=', true),
-    )
+      which(
+        eb
+          .selectFrom('sessions')
+          .innerJoin('activities', 'activities.id', 'sessions.activity_id')
+          .select(['sessions.company_id', 'sessions.id'])
+          .where('sessions.status', '=', 'scheduled')
+          .where('activities.allow_aggregator_bookings', '=', true),
+      ),
+    );
+}
+
+/** A session created or changed: its timer workflow must hear of it. Only sessions of offered activities have timers. */
+export async function recordSessionTimers(db: Db | Trx, sessionId: string): Promise<SessionTimersRow | undefined> {
+  return recordTimersOf(db, (sessions) => sessions.where('sessions.id', '=', sessionId))
     .returningAll()
     .executeTakeFirst();
 }
@@ -111,23 +120,11 @@ export async function recordSessionTimers(db: Db | Trx, sessionId: string): Prom
  * must (re-)arm its timers.
  */
 export async function recordActivitySessionTimers(db: Db | Trx, activityId: string): Promise<number> {
-  const rows = await db
-    .insertInto('session_timers_outbox')
-    .columns(['company_id', 'session_id'])
-    .expression((eb) =>
-      eb
-        .selectFrom('sessions')
-        .innerJoin('activities', 'activities.id', 'sessions.activity_id')
-        .select(['sessions.company_id', 'sessions.id'])
-        .where('sessions.activity_id', '=', activityId)
-        .where('sessions.status', '=', 'scheduled')
-        .where('activities.allow_aggregator_bookings', '=', true)
-        .where(
-          sql<Date>`sessions.starts_at + (sessions.duration_minutes + activities.no_show_after_minutes) * interval '1 minute'`,
-          '>',
-          sql<Date>`now()`,
-        ),
-    )
+  const rows = await recordTimersOf(db, (sessions) =>
+    sessions
+      .where('sessions.activity_id', '=', activityId)
+      .where(sql<Date>`sessions.starts_at + (sessions.duration_minutes + activities.no_show_after_minutes) * interval '1 minute'`, '>', sql<Date>`now()`),
+  )
     .returning('id')
     .execute();
   return rows.length;

@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/index.js';
+import { STUDIO_EVENT_TYPES } from '../../domain/studio-events.js';
 import { bearer } from '../support/api-fixtures.js';
 import { startBookingWorld, tomorrowAt, type BookingWorld } from '../support/booking-world.js';
 import { startEventReceiver, type EventReceiver, type ReceivedEvent } from '../support/event-receiver.js';
@@ -12,18 +13,6 @@ import { ADMIN_KEY, eventually, useApiHarness } from '../support/harness.js';
  * booking workflows, the relay wakes the delivery workflows on the dev server, and a receiver started here verifies
  * every signature with the secret it was shown once and records what it accepted.
  */
-const ALL_TYPES = [
-  'booking.requested',
-  'booking.reserved',
-  'booking.rejected',
-  'booking.cancelled',
-  'booking.attended',
-  'booking.no_show',
-  'booking.awaiting_approval',
-  'session.cancellation.completed',
-  'connection.failing',
-  'connection.recovered',
-];
 const LONG = 60_000;
 
 let app: Express;
@@ -41,7 +30,7 @@ useApiHarness(
 beforeAll(async () => {
   w = await startBookingWorld(app, db, { aggregators: ['wellhub'] });
   receiver = await startEventReceiver();
-  const created = await request(app).post('/v1/event-endpoints').set(bearer(w.key)).send({ url: receiver.url, eventTypes: ALL_TYPES, description: 'front desk' });
+  const created = await request(app).post('/v1/event-endpoints').set(bearer(w.key)).send({ url: receiver.url, eventTypes: STUDIO_EVENT_TYPES, description: 'front desk' });
   expect(created.status).toBe(201);
   endpointId = created.body.id as string;
   receiver.secrets.push(created.body.secret as string);

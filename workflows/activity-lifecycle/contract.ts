@@ -117,3 +117,16 @@ export interface ActivityLifecycleActivities {
    */
   syncConnection(input: SyncConnectionInput): Promise<SyncReport>;
 }
+
+/**
+ * Patch id: a pass's two ledger steps (listing its targets, recording the pass) run as local activities, in the
+ * workflow task that starts the pass, instead of as two activity tasks each with its own round trips to the server.
+ * Histories of runs started before it replay with the activity tasks they recorded.
+ */
+export const LEDGER_STEPS_LOCAL = 'lifecycle-ledger-steps-as-local-activities';
+
+/** The options of the lifecycle's ledger steps when they run as local activities (short reads and writes). */
+export const LEDGER_STEP_OPTIONS = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+} as const;

@@ -1,7 +1,7 @@
-import { condition, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, log, patched, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { SA } from '../../temporal/search-attributes.js';
 import { failureMessage } from '../failures.js';
-import type { ActivityLifecycleActivities, ConnectionSyncStatus, SyncReport, SyncTargets } from './contract.js';
+import { LEDGER_STEPS_LOCAL, LEDGER_STEP_OPTIONS, type ActivityLifecycleActivities, type ConnectionSyncStatus, type SyncReport, type SyncTargets } from './contract.js';
 
 /**
  * One lane per connection: each syncs on its own, so an aggregator that fails for hours (its pass retrying with
@@ -17,6 +17,8 @@ const syncActs = proxyActivities<ActivityLifecycleActivities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
+
+const ledgerActs = proxyLocalActivities<ActivityLifecycleActivities>(LEDGER_STEP_OPTIONS);
 
 interface Lane {
   status: ConnectionSyncStatus;
@@ -49,7 +51,9 @@ export class SyncLanes {
 
   /** Brings the lanes in line with the venue's active connections and asks each for a pass. */
   async refresh(reconcile: boolean): Promise<SyncTargets> {
-    const targets = await syncActs.listSyncTargets({ activityId: this.activityId });
+    const targets = patched(LEDGER_STEPS_LOCAL)
+      ? await ledgerActs.listSyncTargets({ activityId: this.activityId })
+      : await syncActs.listSyncTargets({ activityId: this.activityId });
     const active = new Set(targets.connections.map((c) => c.connectionId));
     for (const { connectionId, aggregator } of targets.connections) {
       let lane = this.lanes.get(connectionId);

@@ -1,6 +1,8 @@
-import { allHandlersFinished, condition, continueAsNew, log, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { SyncReason } from '../../db/schema.js';
 import {
+  LEDGER_STEPS_LOCAL,
+  LEDGER_STEP_OPTIONS,
   activityChangedSignal,
   lifecycleStateQuery,
   optOutSignal,
@@ -15,6 +17,8 @@ const acts = proxyActivities<ActivityLifecycleActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
+
+const ledgerActs = proxyLocalActivities<ActivityLifecycleActivities>(LEDGER_STEP_OPTIONS);
 
 const sameChange = (a: ActivityChange, b: ActivityChange) => a.kind === b.kind && a.id === b.id;
 
@@ -64,7 +68,8 @@ export async function activityLifecycleWorkflow(input: ActivityLifecycleInput): 
     const reconcile = reason === 'periodic';
     if (reconcile) state.lastReconcileAt = Date.now();
     const targets = await lanes.refresh(reconcile);
-    await acts.recordSyncPass({ activityId: input.activityId, reason, changes });
+    const record = { activityId: input.activityId, reason, changes };
+    await (patched(LEDGER_STEPS_LOCAL) ? ledgerActs.recordSyncPass(record) : acts.recordSyncPass(record));
     state.syncPasses += 1;
     state.lastSyncReason = reason;
     return targets;

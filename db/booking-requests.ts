@@ -102,11 +102,10 @@ export const readBookingRequest = readRequest;
 
 /** Decides a request and holds its spot (or records the rejection), once per booking number. */
 export async function decideAggregatorRequest(db: Db, input: DecideInput): Promise<RequestView & { known: boolean }> {
-  const known = await readRequest(db, input);
-  if (known) return { ...known, known: true };
-
-  // Copies of one request may be decided at once (a synchronous aggregator's copies, each in its own webhook request):
-  // the first to commit decides; the others find its decision, behind the session's lock or at the unique keys.
+  // No read first: nearly every call decides a new request, and one already decided (a copy of the webhook, a step run
+  // twice, a request the webhook route decided) is found under the session's lock or at the unique keys, like copies
+  // of one request decided at once (a synchronous aggregator's copies, each in its own webhook request): the first to
+  // commit decides; the others find its decision.
   try {
     const decided = await decideOnce(db, input);
     if (decided) return { ...decided, known: false };

@@ -41,11 +41,18 @@ export interface InboxEventRef {
 }
 
 export async function markInboxDispatched(db: Db, ref: InboxEventRef): Promise<void> {
+  await markInboxEventsDispatched(db, [ref]);
+}
+
+/** Marks events handed over to their workflows, in one statement (the webhook route gathers its marks into batches). */
+export async function markInboxEventsDispatched(db: Db, refs: readonly InboxEventRef[]): Promise<void> {
+  if (refs.length === 0) return;
   await db
     .updateTable('webhook_inbox')
     .set({ dispatched_at: new Date() })
-    .where('connection_id', '=', ref.connectionId)
-    .where('event_id', '=', ref.eventId)
+    .where(
+      sql<boolean>`(connection_id, event_id) in (select * from unnest(${refs.map((r) => r.connectionId)}::uuid[], ${refs.map((r) => r.eventId)}::text[]))`,
+    )
     .where('dispatched_at', 'is', null)
     .execute();
 }

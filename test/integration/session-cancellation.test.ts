@@ -77,7 +77,10 @@ describe('session cancellation fan-out', () => {
     expect(new Set(history.map((h) => h.reason))).toEqual(new Set(['instructor ill']));
 
     const final = await done(w, sessionId);
-    expect(final.aggregators.every((a) => a.status === 'done' && a.attempts === 1)).toBe(true);
+    // Done at every aggregator. How many attempts that took is not the promise (under load an attempt can time out after
+    // the aggregator applied it; the retry then finds it cancelled): what each aggregator holds, checked next, is.
+    expect(final.aggregators.map((a) => a.status)).toEqual(Array(AGGREGATORS.length).fill('done'));
+    expect(final.aggregators.every((a) => a.attempts >= 1)).toBe(true);
     // Every aggregator has it: the member's booking cancelled by the gym, the session gone from its schedule.
     for (const aggregator of AGGREGATORS) {
       expect((await w.world.booking(aggregator, numbers.get(aggregator) as string))?.status, aggregator).toBe('cancelled_by_gym');

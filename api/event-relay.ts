@@ -1,4 +1,4 @@
-import { claimUnhandedDispatches, markHandedOver, postponeHandover, releaseStalledDispatches } from '../db/studio-events.js';
+import { claimUnhandedDispatches, deleteExpiredEvents, markHandedOver, postponeHandover, releaseStalledDispatches } from '../db/studio-events.js';
 import type { Db } from '../db/index.js';
 import { errorFields, type Logger } from '../lib/logger.js';
 import { deliverGroups, drainOutbox, startRelayTimer } from '../lib/outbox-relay.js';
@@ -29,10 +29,18 @@ export interface EventRelayOptions {
   /** How often the sweep looks for stalled dispatches (default 60 s). */
   sweepIntervalMs?: number;
   stalledAfterMs?: number;
+  /** Events older than this are deleted by the sweep, with their dispatches and delivery log (default 30 days). */
+  retentionMs?: number;
 }
 
+/** The default of EVENTS_RETENTION_DAYS. */
+export const EVENT_RETENTION_MS = 30 * 86_400_000;
+/** Events deleted per statement, and statements per sweep: a backlog is worked off over a few sweeps. */
+const RETENTION_BATCH = 1_000;
+const RETENTION_BATCHES_PER_SWEEP = 10;
+
 export function startEventRelay(options: EventRelayOptions): { tick: () => Promise<number>; sweep: () => Promise<number>; stop: () => Promise<void> } {
-  const { db, control, logger, intervalMs = 1_000, sweepIntervalMs = 60_000, stalledAfterMs = STALLED_AFTER_MS } = options;
+  const { db, control, logger, intervalMs = 1_000, sweepIntervalMs = 60_000, stalledAfterMs = STALLED_AFTER_MS, retentionMs = EVENT_RETENTION_MS } = options;
 
   async function tick(): Promise<number> {
     const handed = await drainOutbox(
@@ -52,9 +60,17 @@ export function startEventRelay(options: EventRelayOptions): { tick: () => Promi
     return handed;
   }
 
+  /** Hands over again what lost its workflow, then deletes what is past the retention; returns the dispatches handed over. */
   async function sweep(): Promise<number> {
     const released = await releaseStalledDispatches(db, stalledAfterMs);
     if (released > 0) logger.warn({ dispatches: released }, 'event dispatches without a running delivery workflow: handing them over again');
+    let deleted = 0;
+    for (let batch = 0; batch < RETENTION_BATCHES_PER_SWEEP; batch += 1) {
+      const n = await deleteExpiredEvents(db, retentionMs, RETENTION_BATCH);
+      deleted += n;
+      if (n < RETENTION_BATCH) break;
+    }
+    if (deleted > 0) logger.info({ events: deleted }, 'events past their retention deleted');
     return released;
   }
 

@@ -209,7 +209,12 @@ async function main(): Promise<void> {
       const timersRelay = startSessionTimersRelay({ db, timers: temporalSessionTimersControl(client, { taskQueue: config.temporal.taskQueue }), logger });
       stops.push(() => timersRelay.stop());
       // Events to the studio backend: each lane's delivery workflow is woken once its events are committed.
-      const eventRelay = startEventRelay({ db, control: temporalEventDeliveryControl(client, { taskQueue: config.temporal.taskQueue }), logger });
+      const eventRelay = startEventRelay({
+        db,
+        control: temporalEventDeliveryControl(client, { taskQueue: config.temporal.taskQueue }),
+        logger,
+        retentionMs: config.events.retentionMs,
+      });
       stops.push(() => eventRelay.stop());
       const app = createApp({
         adapters,

@@ -251,6 +251,24 @@ export async function postponeHandover(db: Db, ids: readonly number[], retryInMs
 }
 
 /**
+ * Retention: deletes events created more than `olderThanMs` ago, with their dispatches and delivery log (cascade),
+ * oldest first and at most `limit` at a time (a short statement, however large the backlog). An event with a dispatch
+ * still pending is kept whatever its age: it is deleted once its delivery ends. Returns how many were deleted.
+ */
+export async function deleteExpiredEvents(db: Db, olderThanMs: number, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM events WHERE id IN (
+      SELECT e.id FROM events e
+      WHERE e.created_at < now() - ${sql.lit(Math.round(olderThanMs))} * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM event_dispatches d WHERE d.event_id = e.id AND d.status = 'pending')
+      ORDER BY e.created_at
+      LIMIT ${limit}
+    )
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/**
  * The sweep: a dispatch still pending whose workflow has made no attempt for `staleMs` (longer than the longest
  * wait between two attempts) has lost its workflow (terminated by hand, its start lost): handed over again.
  */

@@ -93,4 +93,27 @@ describe('the event relay', () => {
     expect(woken.sort()).toEqual([...keys].sort());
     await Promise.all(relays.map((r) => r.stop()));
   });
+
+  it('deletes, at the sweep, events past the retention with their dispatches and delivery log, and keeps newer ones and any still pending', async () => {
+    const { endpointId, keys } = await seedLanes(3);
+    const [oldDone, oldPending, recent] = keys as [string, string, string];
+    const rows = await db.selectFrom('event_dispatches').select(['id', 'event_id', 'ordering_key']).where('endpoint_id', '=', endpointId).execute();
+    const eventsOf = (key: string) => rows.filter((r) => r.ordering_key === key).map((r) => r.event_id);
+    // Two lanes 40 days old: one delivered (with its delivery log), one still pending; the third lane is new.
+    await db.updateTable('events').set({ created_at: sql`now() - interval '40 days'` }).where('id', 'in', [...eventsOf(oldDone), ...eventsOf(oldPending)]).execute();
+    await db.updateTable('event_dispatches').set({ status: 'delivered', finished_at: sql`now() - interval '40 days'` }).where('ordering_key', 'in', [oldDone, recent]).execute();
+    const delivered = rows.filter((r) => r.ordering_key === oldDone);
+    await db
+      .insertInto('event_delivery_attempts')
+      .values(delivered.map((d) => ({ dispatch_id: d.id, endpoint_id: endpointId, event_id: d.event_id, event_type: 'booking.reserved', attempt: 1, outcome: 'delivered', status_code: 200 })))
+      .execute();
+
+    const relay = startEventRelay({ db, control: recording(), logger, intervalMs: 3_600_000, retentionMs: 30 * 86_400_000 });
+    await relay.sweep();
+    await relay.stop();
+    const left = await db.selectFrom('events').select('id').where('id', 'in', rows.map((r) => r.event_id)).execute();
+    expect(left.map((e) => e.id).sort()).toEqual([...eventsOf(oldPending), ...eventsOf(recent)].sort());
+    expect(await db.selectFrom('event_dispatches').select('id').where('ordering_key', '=', oldDone).execute()).toEqual([]);
+    expect(await db.selectFrom('event_delivery_attempts').select('id').where('endpoint_id', '=', endpointId).execute()).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { claimUnhandedDispatches, deleteExpiredEvents, markHandedOver, postponeHandover, releaseStalledDispatches } from '../db/studio-events.js';
 import type { Db } from '../db/index.js';
 import { errorFields, type Logger } from '../lib/logger.js';
-import { deliverGroups, drainOutbox, startRelayTimer } from '../lib/outbox-relay.js';
+import { deleteInBatches, deliverGroups, drainOutbox, startRelayTimer } from '../lib/outbox-relay.js';
 import type { EventDeliveryControl } from './clients/studio-events.js';
 
 /**
@@ -35,9 +35,7 @@ export interface EventRelayOptions {
 
 /** The default of EVENTS_RETENTION_DAYS. */
 export const EVENT_RETENTION_MS = 30 * 86_400_000;
-/** Events deleted per statement, and statements per sweep: a backlog is worked off over a few sweeps. */
-const RETENTION_BATCH = 1_000;
-const RETENTION_BATCHES_PER_SWEEP = 10;
+
 
 export function startEventRelay(options: EventRelayOptions): { tick: () => Promise<number>; sweep: () => Promise<number>; stop: () => Promise<void> } {
   const { db, control, logger, intervalMs = 1_000, sweepIntervalMs = 60_000, stalledAfterMs = STALLED_AFTER_MS, retentionMs = EVENT_RETENTION_MS } = options;
@@ -64,12 +62,7 @@ export function startEventRelay(options: EventRelayOptions): { tick: () => Promi
   async function sweep(): Promise<number> {
     const released = await releaseStalledDispatches(db, stalledAfterMs);
     if (released > 0) logger.warn({ dispatches: released }, 'event dispatches without a running delivery workflow: handing them over again');
-    let deleted = 0;
-    for (let batch = 0; batch < RETENTION_BATCHES_PER_SWEEP; batch += 1) {
-      const n = await deleteExpiredEvents(db, retentionMs, RETENTION_BATCH);
-      deleted += n;
-      if (n < RETENTION_BATCH) break;
-    }
+    const deleted = await deleteInBatches((limit) => deleteExpiredEvents(db, retentionMs, limit));
     if (deleted > 0) logger.info({ events: deleted }, 'events past their retention deleted');
     return released;
   }

@@ -3,6 +3,7 @@ import { readBookingRequest } from '../db/booking-requests.js';
 import { connectionForHandover } from '../db/connections.js';
 import {
   claimDueEvents,
+  deleteExpiredInboxEvents,
   markInboxDispatched,
   markInboxOutcomes,
   recordHandoverFailure,
@@ -14,7 +15,7 @@ import { errorFields, type Logger } from '../lib/logger.js';
 import type { BookingEvent } from '../workflows/booking-request/contract.js';
 import type { BookingRequestControl } from './clients/booking-request.js';
 import { requestInput } from './webhook-events.js';
-import { startPeriodic } from '../lib/periodic.js';
+import { deleteInBatches, startRelayTimer } from '../lib/outbox-relay.js';
 
 export interface InboxDispatcherOptions {
   db: Db;
@@ -30,7 +31,13 @@ export interface InboxDispatcherOptions {
   handoverDeadlineMs?: number;
   /** Failed hand-overs after which an event is given up as dead (default 10: about 10 minutes of backoff). */
   maxAttempts?: number;
+  /** Settled inbox rows older than this are deleted by a sweep every `sweepIntervalMs` (defaults 30 days, 1 minute). */
+  retentionMs?: number;
+  sweepIntervalMs?: number;
 }
+
+/** The default of WEBHOOK_INBOX_RETENTION_DAYS. */
+export const INBOX_RETENTION_MS = 30 * 86_400_000;
 
 /** Backoff between hand-overs of one event: 1 s doubling up to 5 minutes. */
 export function handoverBackoffMs(attempts: number): number {
@@ -46,8 +53,20 @@ export function handoverBackoffMs(attempts: number): number {
  * processes may run one; a second hand-over of one event is harmless anyway (signal-with-start, and the workflow keys
  * events on their id).
  */
-export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: () => Promise<number>; stop: () => Promise<void> } {
-  const { db, adapters, bookings, logger, intervalMs = 1_000, batchSize = 100, concurrency = 16, handoverDeadlineMs = 5_000, maxAttempts = 10 } = options;
+export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: () => Promise<number>; sweep: () => Promise<number>; stop: () => Promise<void> } {
+  const {
+    db,
+    adapters,
+    bookings,
+    logger,
+    intervalMs = 1_000,
+    batchSize = 100,
+    concurrency = 16,
+    handoverDeadlineMs = 5_000,
+    maxAttempts = 10,
+    retentionMs = INBOX_RETENTION_MS,
+    sweepIntervalMs = 60_000,
+  } = options;
 
   async function handOver(row: ClaimedEvent): Promise<boolean> {
     const ref = { connectionId: row.connectionId, eventId: row.eventId };
@@ -107,9 +126,17 @@ export function startInboxDispatcher(options: InboxDispatcherOptions): { tick: (
     return handed;
   }
 
-  const periodic = startPeriodic(intervalMs, tick, (error) => logger.warn(errorFields(error), 'inbox dispatch failed; retrying at the next interval'));
+  /** Deletes the settled rows past the retention; returns how many. */
+  async function sweep(): Promise<number> {
+    const deleted = await deleteInBatches((limit) => deleteExpiredInboxEvents(db, retentionMs, limit));
+    if (deleted > 0) logger.info({ events: deleted }, 'webhook inbox rows past their retention deleted');
+    return deleted;
+  }
+
+  const periodic = startRelayTimer({ name: 'inbox dispatch', logger, intervalMs, tick, sweep: { run: sweep, everyMs: sweepIntervalMs, first: 'after-an-interval' } });
   return {
     tick,
+    sweep,
     stop: () => periodic.stop(),
   };
 }

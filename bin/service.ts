@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     if (role === 'start' || role === 'api') {
       const adapters = createAdapters();
       const bookings = temporalBookingRequestControl(client, { taskQueue: config.temporal.taskQueue });
-      const dispatcher = startInboxDispatcher({ db, adapters, bookings, logger });
+      const dispatcher = startInboxDispatcher({ db, adapters, bookings, logger, retentionMs: config.inbox.retentionMs });
       stops.push(() => dispatcher.stop());
       const cancellations = temporalCancellationControl(client, { taskQueue: config.temporal.taskQueue });
       const sweeper = startCancellationSweeper({ db, cancellations, logger });

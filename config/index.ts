@@ -136,6 +136,7 @@ const envSchema = z
     SYNC_INTERVAL: durationMs.default(30 * 60_000),
     BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(365).default(14),
     EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    WEBHOOK_INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 
     METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
     METRICS_PORT: portOrOff(9461),
@@ -204,6 +205,8 @@ export interface Config {
   sync: { intervalMs: number; horizonMs: number };
   /** Events to the studio backend: how long they, their dispatches and their delivery log are kept. */
   events: { retentionMs: number };
+  /** Aggregators' webhooks: how long settled inbox rows are kept. */
+  inbox: { retentionMs: number };
   /**
    * Where `/metrics` is served: a listener of its own, apart from the API's port (which faces the aggregators), for
    * the api and start roles (`apiPort`) and the worker role (`workerPort`); undefined = off. The Temporal SDK's own
@@ -276,6 +279,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
     },
     sync: { intervalMs: env.SYNC_INTERVAL, horizonMs: env.BOOKING_HORIZON_DAYS * 86_400_000 },
     events: { retentionMs: env.EVENTS_RETENTION_DAYS * 86_400_000 },
+    inbox: { retentionMs: env.WEBHOOK_INBOX_RETENTION_DAYS * 86_400_000 },
     metrics: {
       host: env.METRICS_HOST,
       apiPort: env.METRICS_PORT === 'off' ? undefined : env.METRICS_PORT,

@@ -12,7 +12,7 @@ import * as m0009 from './migrations/0009_inbox_handover.js';
 import * as m0010 from './migrations/0010_event_endpoints.js';
 import * as m0011 from './migrations/0011_no_shows_and_spot_release.js';
 import * as m0012 from './migrations/0012_metrics_indexes.js';
-import * as m0013 from './migrations/0013_event_retention.js';
+import * as m0013 from './migrations/0013_retention.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they work the same from TypeScript sources,
@@ -31,7 +31,7 @@ const migrations: Record<string, Migration> = {
   '0010_event_endpoints': m0010,
   '0011_no_shows_and_spot_release': m0011,
   '0012_metrics_indexes': m0012,
-  '0013_event_retention': m0013,
+  '0013_retention': m0013,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

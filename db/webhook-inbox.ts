@@ -223,3 +223,22 @@ export async function requeueDeadEvent(db: Db, companyId: string, id: string): P
     .executeTakeFirst();
   return requeued !== undefined;
 }
+
+/**
+ * Retention: deletes inbox rows received more than `olderThanMs` ago that are settled (processed, or given up as dead
+ * letters), oldest first and at most `limit` at a time. A row still waiting (an event kept for its request, one not
+ * handed over) is kept whatever its age. An aggregator resends an event within minutes or hours, never weeks, so the
+ * inbox's duplicate check loses nothing; a booking number's requests stay in `booking_requests`.
+ */
+export async function deleteExpiredInboxEvents(db: Db, olderThanMs: number, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM webhook_inbox WHERE id IN (
+      SELECT id FROM webhook_inbox
+      WHERE received_at < now() - ${sql.lit(Math.round(olderThanMs))} * interval '1 millisecond'
+        AND (processed_at IS NOT NULL OR dead_at IS NOT NULL)
+      ORDER BY received_at
+      LIMIT ${limit}
+    )
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}

@@ -106,3 +106,18 @@ export function startRelayTimer(options: RelayTimingOptions): { stop: () => Prom
     (error) => logger.warn(errorFields(error), `${name} failed; retrying at the next interval`),
   );
 }
+
+/**
+ * A retention sweep: runs `deleteBatch` (which deletes at most `batchSize` rows, oldest first, and says how many) until a
+ * batch comes back short or `maxBatches` ran, so each statement is short and a large backlog is worked off over a
+ * few sweeps. Returns how many rows were deleted.
+ */
+export async function deleteInBatches(deleteBatch: (limit: number) => Promise<number>, batchSize = 1_000, maxBatches = 10): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch += 1) {
+    const n = await deleteBatch(batchSize);
+    deleted += n;
+    if (n < batchSize) break;
+  }
+  return deleted;
+}

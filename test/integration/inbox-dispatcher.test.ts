@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
+import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
@@ -214,5 +215,21 @@ describe('inbox hand-over under faults', () => {
     for (let i = 0; i < 3; i++) expect(await dispatcher.tick()).toBe(0);
     expect(await row(eventId)).toMatchObject({ handover_attempts: 0, dead_at: null, dispatched_at: null });
     await db.deleteFrom('webhook_inbox').where('event_id', '=', eventId).execute();
+  });
+
+  it('deletes, at its sweep, settled rows past the retention and keeps newer ones and any still waiting', async () => {
+    const w: BookingWorld = await startBookingWorld(app, db, { aggregators: ['wellhub'] });
+    cleanups.push(() => w.close());
+    const connectionId = w.connectionIds.wellhub;
+    const [oldApplied, oldDead, oldWaiting, recentApplied] = await Promise.all(Array.from({ length: 4 }, (_, i) => inboxEvent(connectionId, `retention-${i}-${randomUUID()}`)));
+    const old = sql<Date>`now() - interval '40 days'`;
+    await db.updateTable('webhook_inbox').set({ received_at: old }).where('event_id', 'in', [oldApplied, oldDead, oldWaiting] as string[]).execute();
+    await db.updateTable('webhook_inbox').set({ processed_at: new Date(), outcome: 'applied', dispatched_at: new Date() }).where('event_id', 'in', [oldApplied, recentApplied] as string[]).execute();
+    await db.updateTable('webhook_inbox').set({ dead_at: new Date() }).where('event_id', '=', oldDead as string).execute();
+    const dispatcher = startInboxDispatcher({ db, adapters: createAdapters(), bookings: countingControl().control, logger, intervalMs: 60_000, retentionMs: 30 * 86_400_000 });
+    cleanups.push(() => dispatcher.stop());
+    expect(await dispatcher.sweep()).toBeGreaterThanOrEqual(2);
+    const left = await db.selectFrom('webhook_inbox').select('event_id').where('connection_id', '=', connectionId).execute();
+    expect(left.map((r) => r.event_id).sort()).toEqual([oldWaiting, recentApplied].sort());
   });
 });

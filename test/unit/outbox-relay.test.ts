@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliverGroups, drainOutbox, outboxBackoffMs } from '../../lib/outbox-relay.js';
+import { deleteInBatches, deliverGroups, drainOutbox, outboxBackoffMs } from '../../lib/outbox-relay.js';
 
 interface Row {
   id: number;
@@ -69,4 +69,19 @@ describe('outbox relay', () => {
     expect(claims).toBe(2);
     expect(failing.signalled).toEqual(['a', 'b', 'c']);
   });
+
+  it('deletes in batches until one comes back short, and at most the given number of batches per sweep', async () => {
+    let backlog = 2_500;
+    const deleteBatch = (limit: number) => {
+      const n = Math.min(limit, backlog);
+      backlog -= n;
+      return Promise.resolve(n);
+    };
+    expect(await deleteInBatches(deleteBatch, 1_000, 10)).toBe(2_500);
+    expect(backlog).toBe(0);
+    backlog = 5_000;
+    expect(await deleteInBatches(deleteBatch, 1_000, 3)).toBe(3_000);
+    expect(backlog).toBe(2_000);
+  });
 });
+

@@ -222,8 +222,8 @@ describe('inbox hand-over under faults', () => {
     cleanups.push(() => w.close());
     const connectionId = w.connectionIds.wellhub;
     const [oldApplied, oldDead, oldWaiting, recentApplied] = await Promise.all(Array.from({ length: 4 }, (_, i) => inboxEvent(connectionId, `retention-${i}-${randomUUID()}`)));
-    const old = sql<Date>`now() - interval '40 days'`;
-    await db.updateTable('webhook_inbox').set({ received_at: old }).where('event_id', 'in', [oldApplied, oldDead, oldWaiting] as string[]).execute();
+    // received_at is written by the database only (no update in the table's types): backdated in SQL.
+    await sql`UPDATE webhook_inbox SET received_at = now() - interval '40 days' WHERE event_id = ANY(${[oldApplied, oldDead, oldWaiting]}::text[])`.execute(db);
     await db.updateTable('webhook_inbox').set({ processed_at: new Date(), outcome: 'applied', dispatched_at: new Date() }).where('event_id', 'in', [oldApplied, recentApplied] as string[]).execute();
     await db.updateTable('webhook_inbox').set({ dead_at: new Date() }).where('event_id', '=', oldDead as string).execute();
     const dispatcher = startInboxDispatcher({ db, adapters: createAdapters(), bookings: countingControl().control, logger, intervalMs: 60_000, retentionMs: 30 * 86_400_000 });

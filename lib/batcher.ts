@@ -2,23 +2,21 @@
  * Gathers items written one by one into batches written together: a batch goes out when it holds `maxItems`, or
  * `maxDelayMs` after its first item, whichever comes first. `add` resolves once its item's batch is written, and
  * rejects with that batch's error. For a write that follows every request under load (marking inbox events handed
- * over): one statement per batch instead of one per request. `flush` writes what is waiting (at shutdown).
+ * over): one statement per batch instead of one per request. What waits when the process stops is not written, so it
+ * suits only writes whose loss is harmless.
  */
 export function batcher<T>(write: (items: T[]) => Promise<void>, options: { maxItems: number; maxDelayMs: number }): {
   add(item: T): Promise<void>;
-  flush(): Promise<void>;
 } {
   let batch: Array<{ item: T; resolve: () => void; reject: (error: unknown) => void }> = [];
   let timer: NodeJS.Timeout | undefined;
-  const inFlight = new Set<Promise<void>>();
 
-  const send = (): Promise<void> => {
+  const send = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     const taken = batch;
     batch = [];
-    if (taken.length === 0) return Promise.resolve();
-    const sent = write(taken.map((entry) => entry.item)).then(
+    write(taken.map((entry) => entry.item)).then(
       () => {
         for (const entry of taken) entry.resolve();
       },
@@ -26,25 +24,18 @@ export function batcher<T>(write: (items: T[]) => Promise<void>, options: { maxI
         for (const entry of taken) entry.reject(error);
       },
     );
-    inFlight.add(sent);
-    void sent.finally(() => inFlight.delete(sent));
-    return sent;
   };
 
   return {
     add(item) {
       return new Promise<void>((resolve, reject) => {
         batch.push({ item, resolve, reject });
-        if (batch.length >= options.maxItems) void send();
+        if (batch.length >= options.maxItems) send();
         else if (timer === undefined) {
-          timer = setTimeout(() => void send(), options.maxDelayMs);
+          timer = setTimeout(send, options.maxDelayMs);
           timer.unref();
         }
       });
-    },
-    async flush() {
-      await send();
-      await Promise.all([...inFlight]);
     },
   };
 }

@@ -54,13 +54,4 @@ describe('batcher', () => {
     await next;
     expect(written).toEqual([['c']]);
   });
-
-  it('flush writes what waits without waiting for the delay', async () => {
-    const written: number[][] = [];
-    const marks = batcher((items: number[]) => Promise.resolve(void written.push(items)), { maxItems: 10, maxDelayMs: 60_000 });
-    const added = marks.add(7);
-    await marks.flush();
-    await added;
-    expect(written).toEqual([[7]]);
-  });
 });

@@ -24,6 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { SA } from '../temporal/search-attributes.js';
+import { LEDGER_STEP_OPTIONS } from '../workflows/ledger-steps.js';
 import type { FloorActivities } from './floor-activities.js';
 
 export const FLOOR_WORKFLOW = 'floorWorkflow';
@@ -49,10 +50,7 @@ export const floorEventSignal = defineSignal<[FloorEvent]>('floorEvent');
 export const floorSinkSignal = defineSignal<[{ kind: 'booking'; id: string }]>('floorChanged');
 
 // The same options as the booking workflow's ledger steps and aggregator calls.
-const ledger = proxyLocalActivities<FloorActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
+const ledger = proxyLocalActivities<FloorActivities>(LEDGER_STEP_OPTIONS);
 const aggregator = proxyActivities<FloorActivities>({
   startToCloseTimeout: '10 seconds',
   scheduleToCloseTimeout: '13 minutes',

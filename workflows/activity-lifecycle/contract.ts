@@ -124,9 +124,3 @@ export interface ActivityLifecycleActivities {
  * Histories of runs started before it replay with the activity tasks they recorded.
  */
 export const LEDGER_STEPS_LOCAL = 'lifecycle-ledger-steps-as-local-activities';
-
-/** The options of the lifecycle's ledger steps when they run as local activities (short reads and writes). */
-export const LEDGER_STEP_OPTIONS = {
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-} as const;

@@ -1,7 +1,8 @@
 import { condition, log, patched, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { SA } from '../../temporal/search-attributes.js';
 import { failureMessage } from '../failures.js';
-import { LEDGER_STEPS_LOCAL, LEDGER_STEP_OPTIONS, type ActivityLifecycleActivities, type ConnectionSyncStatus, type SyncReport, type SyncTargets } from './contract.js';
+import { LEDGER_STEP_OPTIONS } from '../ledger-steps.js';
+import { LEDGER_STEPS_LOCAL, type ActivityLifecycleActivities, type ConnectionSyncStatus, type SyncReport, type SyncTargets } from './contract.js';
 
 /**
  * One lane per connection: each syncs on its own, so an aggregator that fails for hours (its pass retrying with

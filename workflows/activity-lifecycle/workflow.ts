@@ -2,7 +2,6 @@ import { allHandlersFinished, condition, continueAsNew, log, patched, proxyActiv
 import type { SyncReason } from '../../db/schema.js';
 import {
   LEDGER_STEPS_LOCAL,
-  LEDGER_STEP_OPTIONS,
   activityChangedSignal,
   lifecycleStateQuery,
   optOutSignal,
@@ -11,6 +10,7 @@ import {
   type ActivityLifecycleInput,
   type ActivityLifecycleState,
 } from './contract.js';
+import { LEDGER_STEP_OPTIONS } from '../ledger-steps.js';
 import { SyncLanes } from './lanes.js';
 
 const acts = proxyActivities<ActivityLifecycleActivities>({

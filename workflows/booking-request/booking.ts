@@ -26,6 +26,7 @@ import { SA } from '../../temporal/search-attributes.js';
 import { activityChangedSignal } from '../activity-lifecycle/contract.js';
 import { applicationCause, failureMessage } from '../failures.js';
 import { workflowIds } from '../ids.js';
+import { LEDGER_STEP_OPTIONS } from '../ledger-steps.js';
 import type {
   ApprovalInput,
   BookingEvent,
@@ -62,10 +63,7 @@ const SYNC_RESPONSE_IN_INBOX = 'synchronous-response-read-from-inbox';
 const RESERVED_OUTCOME_UNKNOWN = 'reserved-outcome-unknown';
 const SYNC_DECIDED_BY_ROUTE = 'synchronous-request-decided-by-the-route';
 
-const ledger = proxyLocalActivities<BookingRequestActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
+const ledger = proxyLocalActivities<BookingRequestActivities>(LEDGER_STEP_OPTIONS);
 
 /** Calls to the aggregator retry with backoff until the given moment (Temporal's schedule-to-close). */
 function aggregatorCalls(until: number) {

@@ -6,14 +6,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../../activities/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapters } from '../../aggregators/registry.js';
 import { temporalBookingRequestControl, type BookingRef, type BookingRequestControl } from '../../api/clients/booking-request.js';
 import { requestInput, toBookingEvent } from '../../api/webhook-events.js';
 import type { Db } from '../../db/index.js';
-import { SecretBox } from '../../lib/secrets.js';
 import {
   ACTIVITY_LIFECYCLE_WORKFLOW,
   lifecycleStateQuery,
@@ -21,9 +18,9 @@ import {
 } from '../../workflows/activity-lifecycle/contract.js';
 import { bookingRequestStateQuery } from '../../workflows/booking-request/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping, SECRETS_KEY } from '../support/harness.js';
+import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping, timeSkippingWorker } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
-import { seedActivity } from '../support/seed.js';
+import { insertSandboxConnection, seedActivity } from '../support/seed.js';
 
 /**
  * The 15-minute window in which Wellhub waits for the studio's answer to a booking request, on the time-skipping
@@ -99,20 +96,7 @@ async function seed(options: { manualApproval: boolean }): Promise<Seeded> {
   const ids = await seedActivity(db, { optedIn: true });
   await db.updateTable('activities').set({ requires_manual_approval: options.manualApproval }).where('id', '=', ids.activityId).execute();
   const sandbox = world.sandboxes.wellhub;
-  const connection = await db
-    .insertInto('connections')
-    .values({
-      company_id: ids.companyId,
-      venue_id: ids.venueId,
-      aggregator: 'wellhub',
-      status: 'active',
-      external_venue_id: sandbox.connection.externalVenueId,
-      api_base_url: sandbox.url,
-      settings: JSON.stringify(sandbox.connection.settings),
-      credentials_sealed: new SecretBox(SECRETS_KEY).sealJson({ apiToken: sandbox.connection.apiToken, webhookSecret: sandbox.connection.webhookSecret }),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const connection = { id: await insertSandboxConnection(db, ids, sandbox) };
   const startsAt = new Date(Math.floor(((await env.currentTimeMs()) + 3 * 86_400_000) / MINUTE) * MINUTE);
   const session = await db
     .insertInto('sessions')
@@ -151,12 +135,7 @@ interface TestCtx {
  */
 async function withWorker(seeded: Seeded, run: (ctx: TestCtx) => Promise<void>): Promise<void> {
   const taskQueue = `booking-deadline-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ ...activitiesDeps(db, seeded.world.endpoints), now: serverNow }),
-  });
+  const worker = await timeSkippingWorker(env, { taskQueue, deps: activitiesDeps(db, seeded.world.endpoints), now: serverNow });
   const started: string[] = [];
   const delivered: BookingRef[] = [];
   await worker.runUntil(async () => {

@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../../activities/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/index.js';
 import { SecretBox } from '../../lib/secrets.js';
 import { newSigningSecret } from '../../lib/standard-webhooks.js';
 import { ACTIVITY_LIFECYCLE_WORKFLOW, type ActivityLifecycleWorkflow } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { SECRETS_KEY, activitiesDeps, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
+import { SECRETS_KEY, activitiesDeps, createTestDatabase, eventually, startTimeSkipping, timeSkippingWorker } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
-import { seedActivity } from '../support/seed.js';
+import { insertSandboxConnection, seedActivity } from '../support/seed.js';
 
 /**
  * `connection.failing` and `connection.recovered` from the real sync, on the time-skipping test server: Wellhub's
@@ -52,20 +50,7 @@ describe('connection health from the sync (time-skipping server)', () => {
   it('announces failing after five minutes of failed passes and recovered at the first that gets through, each once', async () => {
     const ids = await seedActivity(db, { optedIn: true });
     const sandbox = world.sandboxes.wellhub;
-    const connection = await db
-      .insertInto('connections')
-      .values({
-        company_id: ids.companyId,
-        venue_id: ids.venueId,
-        aggregator: 'wellhub',
-        status: 'active',
-        external_venue_id: sandbox.connection.externalVenueId,
-        api_base_url: sandbox.url,
-        settings: JSON.stringify(sandbox.connection.settings),
-        credentials_sealed: new SecretBox(SECRETS_KEY).sealJson({ apiToken: sandbox.connection.apiToken, webhookSecret: sandbox.connection.webhookSecret }),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const connection = { id: await insertSandboxConnection(db, ids, sandbox) };
     await db
       .insertInto('event_endpoints')
       .values({ company_id: ids.companyId, url: 'http://127.0.0.1:9/', event_types: ['connection.failing', 'connection.recovered'], secrets_sealed: new SecretBox(SECRETS_KEY).sealJson({ current: newSigningSecret() }) })
@@ -74,12 +59,7 @@ describe('connection health from the sync (time-skipping server)', () => {
     const events = () => db.selectFrom('events').select(['type', 'payload']).where('company_id', '=', ids.companyId).orderBy('seq').execute();
 
     const taskQueue = `health-timer-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities({ ...activitiesDeps(db), now: serverNow }),
-    });
+    const worker = await timeSkippingWorker(env, { taskQueue, deps: activitiesDeps(db), now: serverNow });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start<ActivityLifecycleWorkflow>(ACTIVITY_LIFECYCLE_WORKFLOW, {
         workflowId: workflowIds.activityLifecycle(ids.activityId),

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../../activities/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/index.js';
 import type { Aggregator } from '../../domain/model.js';
 import { formatInOffset } from '../../domain/time.js';
-import { SecretBox } from '../../lib/secrets.js';
 import {
   ACTIVITY_LIFECYCLE_WORKFLOW,
   activityChangedSignal,
@@ -15,9 +12,9 @@ import {
   type ActivityLifecycleWorkflow,
 } from '../../workflows/activity-lifecycle/contract.js';
 import { workflowIds } from '../../workflows/ids.js';
-import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping, SECRETS_KEY, TEST_HORIZON_MS } from '../support/harness.js';
+import { activitiesDeps, createTestDatabase, eventually, startTimeSkipping, TEST_HORIZON_MS, timeSkippingWorker } from '../support/harness.js';
 import { startSandboxWorld, type SandboxWorld } from '../support/sandbox-world.js';
-import { seedActivity } from '../support/seed.js';
+import { insertSandboxConnection, seedActivity } from '../support/seed.js';
 
 /**
  * The lifecycle's timers on the time-skipping test server, with the aggregators' sandboxes over real HTTP: the
@@ -46,23 +43,7 @@ async function seed(aggregators: Aggregator[]) {
   const world = await startSandboxWorld();
   worlds.push(world);
   const ids = await seedActivity(db, { optedIn: true });
-  const box = new SecretBox(SECRETS_KEY);
-  for (const aggregator of aggregators) {
-    const sandbox = world.sandboxes[aggregator];
-    await db
-      .insertInto('connections')
-      .values({
-        company_id: ids.companyId,
-        venue_id: ids.venueId,
-        aggregator,
-        status: 'active',
-        external_venue_id: sandbox.connection.externalVenueId,
-        api_base_url: sandbox.url,
-        settings: JSON.stringify(sandbox.connection.settings),
-        credentials_sealed: box.sealJson({ apiToken: sandbox.connection.apiToken, webhookSecret: sandbox.connection.webhookSecret }),
-      })
-      .execute();
-  }
+  for (const aggregator of aggregators) await insertSandboxConnection(db, ids, world.sandboxes[aggregator]);
   return { ...ids, world };
 }
 
@@ -92,12 +73,7 @@ async function addSession(activity: { companyId: string; venueId: string; activi
  */
 async function withWorker(activityId: string, run: (taskQueue: string) => Promise<void>): Promise<void> {
   const taskQueue = `sync-timer-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ ...activitiesDeps(db), now: serverNow }),
-  });
+  const worker = await timeSkippingWorker(env, { taskQueue, deps: activitiesDeps(db), now: serverNow });
   await worker.runUntil(async () => {
     try {
       await run(taskQueue);

@@ -3,10 +3,8 @@ import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../../activities/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { temporalCancellationControl } from '../../api/clients/session-cancellation.js';
 import type { Db } from '../../db/index.js';
 import { cancelSessionInLedger } from '../../db/session-cancellations.js';
@@ -17,7 +15,7 @@ import { branchStateQuery, cancellationProgressQuery, type CancellationProgress 
 import { BRANCH_ATTEMPTS_PER_RUN, branchBackoffMs } from '../../workflows/session-cancellation/workflow.js';
 import { bearer } from '../support/api-fixtures.js';
 import { startBookingWorld, type BookingWorld } from '../support/booking-world.js';
-import { activitiesDeps, buildApp, createTestDatabase, eventually, startTimeSkipping } from '../support/harness.js';
+import { activitiesDeps, buildApp, createTestDatabase, eventually, startTimeSkipping, timeSkippingWorker } from '../support/harness.js';
 
 /**
  * The cancellation fan-out over hours of one aggregator's outage, on the time-skipping test server: the studio
@@ -188,12 +186,7 @@ interface World {
  */
 async function withWorld(run: (world: World) => Promise<void>): Promise<void> {
   const taskQueue = `cancellation-timer-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ ...activitiesDeps(db), now: serverNow }),
-  });
+  const worker = await timeSkippingWorker(env, { taskQueue, deps: activitiesDeps(db), now: serverNow });
   await worker.runUntil(async () => {
     const app = buildApp(db, { client: env.client, taskQueue, worker, stop: () => Promise.resolve() });
     const w = await startBookingWorld(app, db, { aggregators: AGGREGATORS });

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { aggregatorEndpoints, createAdapters, type AggregatorEndpoints } from '../../aggregators/registry.js';
-import type { ActivitiesDeps } from '../../activities/index.js';
+import { createActivities, type ActivitiesDeps } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { temporalLifecycleControl } from '../../api/clients/activity-lifecycle.js';
 import { temporalBookingRequestControl } from '../../api/clients/booking-request.js';
@@ -65,6 +65,19 @@ export const TEST_HORIZON_MS = 14 * 86_400_000;
 /** The worker's activities on the given database, calling aggregators at `endpoints` (the sandboxes of a test). */
 export function activitiesDeps(db: Db, endpoints: AggregatorEndpoints = aggregatorEndpoints({})): ActivitiesDeps {
   return { db, secretBox: new SecretBox(SECRETS_KEY), endpoints, adapters: createAdapters(), horizonMs: TEST_HORIZON_MS };
+}
+
+/**
+ * A worker on the time-skipping server, on its own task queue, running the prebuilt workflow bundle and the real
+ * activities with `now` as their clock (the server's skipped time).
+ */
+export function timeSkippingWorker(env: TestWorkflowEnvironment, options: { taskQueue: string; deps: ActivitiesDeps; now: () => Date }): Promise<Worker> {
+  return Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: options.taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: createActivities({ ...options.deps, now: options.now }),
+  });
 }
 
 /** A worker on its own task queue against the shared dev server, with the real activities on the given database. */
